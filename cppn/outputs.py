@@ -1,0 +1,130 @@
+"""Files in a run's workdir, each written atomically (temporary name, then rename).
+
+  config.json      the resolved config
+  metrics.jsonl    one JSON object per evaluation
+  summary.json     final numbers; present only once a run has finished
+  target.png       the image being fitted, at data.resolution
+  reconstruction.png  the fit rendered at data.resolution
+  frames/          one PNG per evaluation (the test-pixel prediction)
+  progress.gif     the frames as an animation
+  curves.png       train and test PSNR against step
+"""
+
+import contextlib
+import io
+import json
+import os
+import pathlib
+import tempfile
+
+import imageio.v3 as iio
+import matplotlib
+import numpy as np
+
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+
+
+@contextlib.contextmanager
+def atomic_open(path, mode='w'):
+  """Opens a temporary file beside `path`; renames it onto `path` on success."""
+  path = pathlib.Path(path)
+  fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.')
+  try:
+    with os.fdopen(fd, mode) as f:
+      yield f
+      f.flush()
+      os.fsync(f.fileno())
+    os.replace(tmp, path)
+  except BaseException:
+    os.unlink(tmp)
+    raise
+
+
+def write_json(path, obj):
+  """Writes `obj` as indented JSON, atomically."""
+  with atomic_open(path) as f:
+    json.dump(obj, f, indent=2, sort_keys=True)
+    f.write('\n')
+
+
+def read_json(path):
+  """The JSON object in `path`, or None if the file does not exist."""
+  path = pathlib.Path(path)
+  return json.loads(path.read_text()) if path.exists() else None
+
+
+def read_metrics(path, max_step):
+  """Evaluations in a metrics.jsonl with step <= max_step, oldest first."""
+  path = pathlib.Path(path)
+  if not path.exists():
+    return []
+  rows = [json.loads(line) for line in path.read_text().splitlines()
+          if line.strip()]
+  return [row for row in rows if row['step'] <= max_step]
+
+
+def write_metrics(path, rows):
+  """Rewrites metrics.jsonl to hold exactly `rows`, atomically."""
+  with atomic_open(path) as f:
+    f.writelines(json.dumps(row, sort_keys=True) + '\n' for row in rows)
+
+
+def append_metrics(path, row):
+  """Appends one evaluation to metrics.jsonl and syncs it to disk."""
+  with open(path, 'a') as f:
+    f.write(json.dumps(row, sort_keys=True) + '\n')
+    f.flush()
+    os.fsync(f.fileno())
+
+
+def to_uint8(image):
+  """(H, W, 3) floats in [0, 1] -> uint8, rounded and clipped."""
+  return np.clip(np.round(np.asarray(image) * 255.0), 0, 255).astype(np.uint8)
+
+
+def png_bytes(image) -> bytes:
+  """The PNG encoding of an (H, W, 3) image in [0, 1]."""
+  buffer = io.BytesIO()
+  iio.imwrite(buffer, to_uint8(image), extension='.png')
+  return buffer.getvalue()
+
+
+def write_png(path, image):
+  """Saves an (H, W, 3) image in [0, 1] as PNG, atomically."""
+  with atomic_open(path, 'wb') as f:
+    f.write(png_bytes(image))
+
+
+def frame_path(frames_dir, step):
+  """Where the evaluation frame of `step` lives."""
+  return pathlib.Path(frames_dir) / f'step_{step:08d}.png'
+
+
+def write_gif(path, frames_dir, max_step, seconds_per_frame=0.2):
+  """Assembles the frames of steps <= max_step into an animated GIF, atomically."""
+  paths = sorted(pathlib.Path(frames_dir).glob('step_*.png'))
+  frames = [iio.imread(p) for p in paths
+            if int(p.stem.split('_')[1]) <= max_step]
+  buffer = io.BytesIO()
+  iio.imwrite(buffer, np.stack(frames), extension='.gif',
+              duration=int(seconds_per_frame * 1000), loop=0)
+  with atomic_open(path, 'wb') as f:
+    f.write(buffer.getvalue())
+
+
+def plot_curves(path, rows, title=''):
+  """Train and test PSNR against step from metrics rows, saved as PNG."""
+  steps = [row['step'] for row in rows]
+  fig, ax = plt.subplots(figsize=(5, 3.5), dpi=120)
+  ax.plot(steps, [row['train_psnr'] for row in rows], label='train')
+  ax.plot(steps, [row['test_psnr'] for row in rows], label='test')
+  ax.set_xlabel('step')
+  ax.set_ylabel('PSNR (dB)')
+  ax.set_title(title, fontsize=9)
+  ax.grid(alpha=0.3)
+  ax.legend()
+  fig.tight_layout()
+  with atomic_open(path, 'wb') as f:
+    fig.savefig(f, format='png')
+  plt.close(fig)
