@@ -19,7 +19,12 @@ def checkpoint_manager(workdir) -> ocp.CheckpointManager:
 
 
 def save(manager: ocp.CheckpointManager, state: TrainState):
-  """Saves params, optimiser state and step at step `state.step`, blocking."""
+  """Saves params, optimiser state and step at step `state.step`, blocking.
+
+  A step already saved is left as it is (the state at a step is unique).
+  """
+  if manager.latest_step() == int(state.step):
+    return
   item = {'params': state.params, 'opt_state': state.opt_state,
           'step': state.step}
   manager.save(int(state.step), args=ocp.args.StandardSave(item), force=True)

@@ -132,7 +132,7 @@ def train_step(state: TrainState, batch: Batch, key: jax.Array,
     batch = sample_minibatch(batch, jax.random.fold_in(key, state.step),
                              batch_size)
   loss, grads = loss_and_grad(state.params, state.apply_fn, batch)
-  metrics = {'loss': loss, 'grad_norm': optax.global_norm(grads)}
+  metrics = {'loss': loss, 'grad_norm': optax.tree.norm(grads)}
   return state.apply_gradients(grads=grads), metrics
 
 
@@ -222,8 +222,8 @@ class StopRequests:
 def prepare_workdir(workdir, config: ml_collections.ConfigDict) -> pathlib.Path:
   """Creates the workdir, checks it is writable, and records config.json.
 
-  A workdir that already holds a run must hold the same config: resuming
-  with different settings would mix two experiments in one folder.
+  A workdir that already holds a run's metrics must hold the same config:
+  resuming with other settings would mix two experiments in one folder.
   """
   workdir = pathlib.Path(workdir)
   try:
@@ -234,12 +234,14 @@ def prepare_workdir(workdir, config: ml_collections.ConfigDict) -> pathlib.Path:
     raise CppnError(f'workdir {workdir} is not writable')
   resolved = config.to_dict()
   recorded = outputs.read_json(workdir / 'config.json')
-  if recorded is not None and recorded != resolved:
+  has_progress = (workdir / 'metrics.jsonl').exists()
+  if has_progress and recorded is not None and recorded != resolved:
     changed = sorted(k for k in set(_flatten(recorded)) | set(
         _flatten(resolved)) if _flatten(recorded).get(k) != _flatten(
             resolved).get(k))
     raise CppnError(f'workdir {workdir} holds a run with another config '
-                    f'(differs in: {", ".join(changed)}); use a new --workdir')
+                    f'(differs in: {", ".join(changed)}); use a new --workdir or '
+                    'empty this one')
   outputs.write_json(workdir / 'config.json', resolved)
   return workdir
 
@@ -296,14 +298,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir,
   validate_train_config(config.train)
   models.validate_model_config(config.model)
   encodings.validate_encoding_config(config.encoding)
+  image = data.load_target(config.data.image, config.data.resolution)
+  dataset = data.make_dataset(image, config.data.split)
   workdir = prepare_workdir(workdir, config)
   summary = outputs.read_json(workdir / 'summary.json')
   if summary is not None:
     logging.info('%s already finished; delete summary.json to rerun', workdir)
     return summary
-
-  image = data.load_target(config.data.image, config.data.resolution)
-  dataset = data.make_dataset(image, config.data.split)
   encoding_params = encodings.init_encoding(config.encoding,
                                             config.data.resolution)
   np.savez(workdir / 'encoding.npz', **jax.device_get(encoding_params))
