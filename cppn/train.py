@@ -50,10 +50,14 @@ Batch = dict[str, jax.Array]
 def create_train_state(model: nn.Module, num_inputs: int,
                        config: ml_collections.ConfigDict,
                        key: jax.Array) -> TrainState:
-  """Initialises the model for (., num_inputs) features and Adam(train.learning_rate)."""
+  """Initialises the model for (., num_inputs) features and Adam(train.learning_rate).
+
+  The learning rate lives in the optimiser state (optax.inject_hyperparams),
+  so states of sweep members with different rates stack and vmap.
+  """
   params = model.init(key, jnp.zeros((1, num_inputs), jnp.float32))['params']
-  return TrainState.create(apply_fn=model.apply, params=params,
-                           tx=optax.adam(config.learning_rate))
+  tx = optax.inject_hyperparams(optax.adam)(learning_rate=config.learning_rate)
+  return TrainState.create(apply_fn=model.apply, params=params, tx=tx)
 
 
 def prepare_batch(features: np.ndarray, pixels: np.ndarray,
