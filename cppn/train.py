@@ -17,6 +17,7 @@ The pieces, each a pure function of arrays:
                       evaluations, checkpoints and resume, and the outputs
 """
 
+import dataclasses
 import functools
 import os
 import pathlib
@@ -47,6 +48,12 @@ TrainState = train_state.TrainState
 Batch = dict[str, jax.Array]
 
 
+# One optimiser object for every state: its learning rate is a placeholder,
+# each state carries its own in opt_state.hyperparams, and states that share
+# the same static fields (apply_fn, tx) can be stacked into a member axis.
+ADAM = optax.inject_hyperparams(optax.adam)(learning_rate=0.0)
+
+
 def create_train_state(model: nn.Module, num_inputs: int,
                        config: ml_collections.ConfigDict,
                        key: jax.Array) -> TrainState:
@@ -56,8 +63,11 @@ def create_train_state(model: nn.Module, num_inputs: int,
   so states of sweep members with different rates stack and vmap.
   """
   params = model.init(key, jnp.zeros((1, num_inputs), jnp.float32))['params']
-  tx = optax.inject_hyperparams(optax.adam)(learning_rate=config.learning_rate)
-  return TrainState.create(apply_fn=model.apply, params=params, tx=tx)
+  state = TrainState.create(apply_fn=model.apply, params=params, tx=ADAM)
+  hyperparams = dict(state.opt_state.hyperparams, learning_rate=jnp.asarray(
+      config.learning_rate, jnp.float32))
+  return state.replace(opt_state=state.opt_state._replace(
+      hyperparams=hyperparams))
 
 
 def prepare_batch(features: np.ndarray, pixels: np.ndarray,
@@ -140,11 +150,9 @@ def train_step(state: TrainState, batch: Batch, key: jax.Array,
   return state.apply_gradients(grads=grads), metrics
 
 
-@functools.partial(jax.jit, static_argnames=('num_steps', 'batch_size'),
-                   donate_argnums=(0,))
-def train_steps(state: TrainState, batch: Batch, key: jax.Array,
-                num_steps: int, batch_size: int = 0):
-  """`num_steps` train steps in one compiled call.
+def scan_train_steps(state: TrainState, batch: Batch, key: jax.Array,
+                     num_steps: int, batch_size: int = 0):
+  """`num_steps` train steps as one lax.scan.
 
   Returns:
     The new state and metrics {'loss', 'grad_norm'}, each (num_steps,): the
@@ -152,6 +160,25 @@ def train_steps(state: TrainState, batch: Batch, key: jax.Array,
   """
   step = lambda s, _: train_step(s, batch, key, batch_size)
   return jax.lax.scan(step, state, None, length=num_steps)
+
+
+train_steps = jax.jit(scan_train_steps, donate_argnums=(0,),
+                      static_argnames=('num_steps', 'batch_size'))
+train_steps.__doc__ = 'scan_train_steps, compiled, the state donated.'
+
+
+@functools.partial(jax.jit, static_argnames=('num_steps', 'batch_size'),
+                   donate_argnums=(0,))
+def train_steps_per_member(states: TrainState, batches: Batch, keys: jax.Array,
+                           num_steps: int, batch_size: int = 0):
+  """scan_train_steps vmapped over a leading member axis of every argument.
+
+  Returns:
+    The new states and metrics, each (M, num_steps).
+  """
+  return jax.vmap(functools.partial(scan_train_steps, num_steps=num_steps,
+                                    batch_size=batch_size))(
+                                        states, batches, keys)
 
 
 def make_predict_fn(apply_fn: Callable[..., Any], encoding_name: str,
@@ -261,44 +288,58 @@ def _flatten(tree, prefix=''):
   return flat
 
 
-def evaluate(predict, state: TrainState, encoding_params,
-             dataset: data.Dataset) -> tuple[dict[str, float], np.ndarray]:
-  """Train/test PSNR of the current fit and its test-pixel image.
+# Config fields whose values may differ between members trained together;
+# every other field fixes the shapes of the compiled program.
+VALUE_FIELDS = ('seed', 'data.image', 'encoding.scale', 'encoding.seed',
+                'train.learning_rate')
 
-  Returns:
-    A metrics row {'step', 'loss', 'train_psnr', 'test_psnr'} (loss is
-    0.5 * train MSE) and the test prediction as a (h, w, 3) image.
-  """
-  train_pred = predict(state.params, encoding_params, dataset.train_coords)
-  test_pred = predict(state.params, encoding_params, dataset.test_coords)
-  train_mse = float(metrics.mse(train_pred, dataset.train_pixels))
-  test_mse = float(metrics.mse(test_pred, dataset.test_pixels))
-  row = {'step': int(state.step), 'loss': 0.5 * train_mse,
-         'train_psnr': float(metrics.psnr_from_mse(train_mse)),
-         'test_psnr': float(metrics.psnr_from_mse(test_mse))}
-  return row, np.asarray(test_pred).reshape(*dataset.test_shape, 3)
+
+def shape_signature(config: ml_collections.ConfigDict) -> str:
+  """The config with VALUE_FIELDS removed: equal signatures train together."""
+  flat = _flatten(config.to_dict())
+  return repr(sorted((k, v) for k, v in flat.items() if k not in VALUE_FIELDS))
+
+
+def first_divergence(losses: np.ndarray, first_step: int,
+                     learning_rate: float) -> str | None:
+  """The error message for the first NaN/Inf loss, naming its step, or None."""
+  bad = np.flatnonzero(~np.isfinite(losses))
+  if not bad.size:
+    return None
+  return (f'training diverged at step {first_step + int(bad[0])}: loss is '
+          f'{losses[bad[0]]}; lower train.learning_rate (now {learning_rate})')
 
 
 def check_finite(losses: np.ndarray, first_step: int, learning_rate: float):
   """Raises CppnError at the first NaN/Inf loss, naming its step."""
-  bad = np.flatnonzero(~np.isfinite(losses))
-  if bad.size:
-    raise CppnError(
-        f'training diverged at step {first_step + int(bad[0])}: loss is '
-        f'{losses[bad[0]]}; lower train.learning_rate (now {learning_rate})')
+  message = first_divergence(losses, first_step, learning_rate)
+  if message:
+    raise CppnError(message)
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir,
-                       progress: bool = True) -> dict[str, Any]:
-  """Fits one image as the config says, writing every output into `workdir`.
+@dataclasses.dataclass
+class Member:
+  """One fit of a group: its config, workdir and host-side state."""
+  config: ml_collections.ConfigDict
+  workdir: pathlib.Path
+  image: np.ndarray  # (N, N, 3) target in [0, 1]
+  dataset: data.Dataset
+  encoding_params: dict[str, jax.Array]
+  rows: list[dict[str, float]] = dataclasses.field(default_factory=list)
+  failure: str | None = None  # why the member stopped, once it has
 
-  Resumes from the newest checkpoint in `workdir`; returns the existing
-  summary at once if the run already finished.
+  @property
+  def frames_dir(self) -> pathlib.Path:
+    return self.workdir / 'frames'
+
+
+def setup_member(config: ml_collections.ConfigDict,
+                 workdir) -> Member | dict[str, Any]:
+  """Validates a member, loads its image, records its config.
 
   Returns:
-    The summary dict written to summary.json.
+    The existing summary if the member already finished, else a Member.
   """
-  start_time = time.time()
   validate_train_config(config.train)
   models.validate_model_config(config.model)
   encodings.validate_encoding_config(config.encoding)
@@ -312,108 +353,276 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir,
   encoding_params = encodings.init_encoding(config.encoding,
                                             config.data.resolution)
   np.savez(workdir / 'encoding.npz', **jax.device_get(encoding_params))
-  features = jax.jit(functools.partial(encodings.encode, config.encoding.name))(
-      encoding_params, dataset.train_coords)
-  batch = prepare_batch(np.asarray(features), dataset.train_pixels,
-                        config.train.chunk_size)
-  del features
-  model = models.make_model(config.model)
-  init_key, batch_key = jax.random.split(jax.random.PRNGKey(config.seed))
-  state = create_train_state(model, batch['x'].shape[-1], config.train,
-                             init_key)
-  num_params = models.count_params(state.params)
-  logging.info('encoding %s; model %s with %d parameters; %d train / %d test '
-               'pixels', encodings.describe(config.encoding, encoding_params),
-               config.model.name, num_params, dataset.train_coords.shape[0],
-               dataset.test_coords.shape[0])
+  (workdir / 'frames').mkdir(exist_ok=True)
+  return Member(config, workdir, image, dataset, encoding_params)
 
-  manager = checkpoints.checkpoint_manager(workdir)
-  state = checkpoints.restore_latest(manager, state)
-  first_step = int(state.step)
-  if first_step:
-    logging.info('resuming from the checkpoint at step %d', first_step)
-  rows = outputs.read_metrics(workdir / 'metrics.jsonl', first_step)
-  outputs.write_metrics(workdir / 'metrics.jsonl', rows)
-  predict = make_predict_fn(state.apply_fn, config.encoding.name,
-                            config.train.chunk_size)
-  frames_dir = workdir / 'frames'
-  frames_dir.mkdir(exist_ok=True)
 
-  def log_evaluation():
-    row, frame = evaluate(predict, state, encoding_params, dataset)
-    if not np.isfinite(row['test_psnr']):
-      check_finite(np.array([np.nan]), row['step'],
-                   config.train.learning_rate)
-    outputs.write_png(outputs.frame_path(frames_dir, row['step']), frame)
-    outputs.append_metrics(workdir / 'metrics.jsonl', row)
-    rows.append(row)
-    return row
+def stack(trees):
+  """Stacks equal-structure pytrees along a new leading member axis."""
+  return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *trees)
 
-  if not rows or rows[-1]['step'] != first_step:
-    log_evaluation()
 
+def unstack(tree, index: int):
+  """Member `index` of a pytree with a leading member axis."""
+  return jax.tree_util.tree_map(lambda x: x[index], tree)
+
+
+def shard_members(tree):
+  """Places the member axis across all devices (a no-op on one device)."""
+  devices = jax.devices()
+  if len(devices) == 1:
+    return tree
+  mesh = jax.sharding.Mesh(np.array(devices), ('members',))
+  sharding = jax.sharding.NamedSharding(
+      mesh, jax.sharding.PartitionSpec('members'))
+  return jax.device_put(tree, sharding)
+
+
+def pad_to_devices(items: list) -> list:
+  """Repeats the last item so the count divides the number of devices."""
+  return items + items[-1:] * (-len(items) % jax.device_count())
+
+
+def train_group(configs: list[ml_collections.ConfigDict], workdirs: list,
+                progress: bool = True) -> list[dict[str, Any]]:
+  """Fits several members of equal shape together, vmapped over a member axis.
+
+  Each member writes the same outputs into its own workdir as a single run.
+  Members resume from their own newest checkpoints (those at equal steps
+  train together); finished members are skipped; a member that fails (bad
+  input, divergence) is dropped without stopping the others.
+
+  Returns:
+    Per member, its summary dict, or {'error': message} if it failed.
+  """
+  if len({shape_signature(c) for c in configs}) > 1:
+    raise CppnError('train_group needs members that differ only in '
+                    + ', '.join(VALUE_FIELDS))
+  results: list[dict[str, Any] | None] = [None] * len(configs)
+  pending: dict[int, list[tuple[int, Member, TrainState]]] = {}
+  model = models.make_model(configs[0].model)
+  for index, (config, workdir) in enumerate(zip(configs, workdirs)):
+    try:
+      member = setup_member(config, workdir)
+    except CppnError as e:
+      results[index] = {'error': str(e)}
+      continue
+    if isinstance(member, dict):
+      results[index] = member
+      continue
+    state = initial_state(member, model)
+    pending.setdefault(int(state.step), []).append((index, member, state))
+  for first_step, group in sorted(pending.items()):
+    indices, members, states = zip(*group)
+    for index, result in zip(indices, fit_members(
+        list(members), list(states), first_step, progress)):
+      results[index] = result
+  return results
+
+
+def initial_state(member: Member, model: nn.Module) -> TrainState:
+  """The member's fresh TrainState, or its newest checkpoint's."""
+  num_inputs = encodings.encode(member.config.encoding.name,
+                                member.encoding_params,
+                                jnp.zeros((1, 2))).shape[-1]
+  init_key = jax.random.split(jax.random.PRNGKey(member.config.seed))[0]
+  state = create_train_state(model, num_inputs, member.config.train, init_key)
+  return checkpoints.restore_latest(
+      checkpoints.checkpoint_manager(member.workdir), state)
+
+
+def member_batch(member: Member, chunk_size: int) -> Batch:
+  """The member's training features, computed once, laid out in chunks."""
+  features = jax.jit(functools.partial(
+      encodings.encode, member.config.encoding.name))(
+          member.encoding_params, member.dataset.train_coords)
+  return prepare_batch(np.asarray(features), member.dataset.train_pixels,
+                       chunk_size)
+
+
+def fit_members(members: list[Member], states: list[TrainState],
+                first_step: int, progress: bool) -> list[dict[str, Any]]:
+  """Trains members that stand at the same step, evaluating and saving as it goes."""
+  start_time = time.time()
+  config = members[0].config
   num_steps, every = config.train.num_steps, config.train.eval_every_steps
+  managers = [checkpoints.checkpoint_manager(m.workdir) for m in members]
+  for member in members:
+    member.rows = outputs.read_metrics(member.workdir / 'metrics.jsonl',
+                                       first_step)
+    outputs.write_metrics(member.workdir / 'metrics.jsonl', member.rows)
+  num_params = models.count_params(states[0].params)
+  logging.info('%d member(s) from step %d: encoding %s; model %s with %d '
+               'parameters; %d train / %d test pixels', len(members),
+               first_step, encodings.describe(config.encoding,
+                                              members[0].encoding_params),
+               config.model.name, num_params,
+               members[0].dataset.train_coords.shape[0],
+               members[0].dataset.test_coords.shape[0])
+  padded = pad_to_devices(list(range(len(members))))
+  batches = shard_members(stack([
+      member_batch(members[i], config.train.chunk_size) for i in padded]))
+  keys = shard_members(jnp.stack([jax.random.split(jax.random.PRNGKey(
+      members[i].config.seed))[1] for i in padded]))
+  encoding_params = shard_members(stack(
+      [members[i].encoding_params for i in padded]))
+  state = shard_members(stack([states[i] for i in padded]))
+  predict = jax.jit(jax.vmap(
+      make_predict_fn(state.apply_fn, config.encoding.name,
+                      config.train.chunk_size), in_axes=(0, 0, None)))
+
+  def evaluate_and_log():
+    rows, frames = evaluate(predict, state, encoding_params, members)
+    for member, row, frame in zip(members, rows, frames):
+      if member.failure:
+        continue
+      if not np.isfinite(row['test_psnr']):
+        member.failure = first_divergence(np.array([np.nan]), row['step'],
+                                          member.config.train.learning_rate)
+        continue
+      outputs.write_png(outputs.frame_path(member.frames_dir, row['step']),
+                        frame)
+      outputs.append_metrics(member.workdir / 'metrics.jsonl', row)
+      member.rows.append(row)
+
+  def save_checkpoints():
+    for index, (member, manager) in enumerate(zip(members, managers)):
+      if not member.failure:
+        checkpoints.save(manager, unstack(state, index))
+
+  if not members[0].rows or members[0].rows[-1]['step'] != first_step:
+    evaluate_and_log()
   compiled, compile_seconds, train_seconds = {}, 0.0, 0.0
   bar = tqdm.tqdm(total=num_steps, initial=first_step, disable=not progress,
                   unit='step', dynamic_ncols=True)
   with StopRequests() as stop, bar:
-    while int(state.step) < num_steps:
-      step = int(state.step)
+    while int(state.step[0]) < num_steps and not all(
+        m.failure for m in members):
+      step = int(state.step[0])
       length = min(every - step % every, num_steps - step)
       if length not in compiled:
         tic = time.time()
-        compiled[length] = train_steps.lower(
-            state, batch, batch_key, num_steps=length,
+        compiled[length] = train_steps_per_member.lower(
+            state, batches, keys, num_steps=length,
             batch_size=config.train.batch_size).compile()
         compile_seconds += time.time() - tic
       tic = time.time()
-      state, step_metrics = compiled[length](state, batch, batch_key)
+      state, step_metrics = compiled[length](state, batches, keys)
       losses = np.asarray(step_metrics['loss'])
       train_seconds += time.time() - tic
-      check_finite(losses, step, config.train.learning_rate)
+      for member, member_losses in zip(members, losses):
+        member.failure = member.failure or first_divergence(
+            member_losses, step, member.config.train.learning_rate)
       bar.update(length)
-      if int(state.step) % every == 0 or int(state.step) == num_steps:
-        row = log_evaluation()
-        bar.set_postfix(train_psnr=f'{row["train_psnr"]:.2f}',
-                        test_psnr=f'{row["test_psnr"]:.2f}')
-        checkpoints.save(manager, state)
+      if (step + length) % every == 0 or step + length == num_steps:
+        evaluate_and_log()
+        bar.set_postfix(test_psnr=', '.join(
+            f'{m.rows[-1]["test_psnr"]:.2f}' for m in members[:4]
+            if not m.failure))
+        save_checkpoints()
       if stop.signal_name:
-        checkpoints.save(manager, state)
-        raise Interrupted(f'{stop.signal_name} at step {int(state.step)}: '
+        save_checkpoints()
+        raise Interrupted(f'{stop.signal_name} at step {step + length}: '
                           'checkpoint saved; rerun the same command to resume')
+  timing = {'wall_seconds': time.time() - start_time,
+            'compile_seconds': compile_seconds,
+            'steps_per_second': ((num_steps - first_step) / train_seconds
+                                 if train_seconds else None),
+            'resumed_from_step': first_step, 'group_size': len(members)}
+  return write_final_outputs(predict, state, encoding_params, members,
+                             num_params, timing)
 
-  reconstruction = np.asarray(predict(
+
+def evaluate(predict, state: TrainState, encoding_params,
+             members: list[Member]):
+  """Train/test PSNR of every member's current fit and its test-pixel image.
+
+  Returns:
+    Per member a metrics row {'step', 'loss', 'train_psnr', 'test_psnr'}
+    (loss is 0.5 * train MSE), and per member the test prediction as an
+    (h, w, 3) image.
+  """
+  dataset = members[0].dataset
+  train_pred = np.asarray(predict(state.params, encoding_params,
+                                  dataset.train_coords))
+  test_pred = np.asarray(predict(state.params, encoding_params,
+                                 dataset.test_coords))
+  rows, frames = [], []
+  for index, member in enumerate(members):
+    train_mse = float(metrics.mse(train_pred[index],
+                                  member.dataset.train_pixels))
+    test_mse = float(metrics.mse(test_pred[index],
+                                 member.dataset.test_pixels))
+    rows.append({'step': int(state.step[index]), 'loss': 0.5 * train_mse,
+                 'train_psnr': float(metrics.psnr_from_mse(train_mse)),
+                 'test_psnr': float(metrics.psnr_from_mse(test_mse))})
+    frames.append(test_pred[index].reshape(*dataset.test_shape, 3))
+  return rows, frames
+
+
+def write_final_outputs(predict, state, encoding_params, members, num_params,
+                        timing) -> list[dict[str, Any]]:
+  """Renders, plots and summarises each member that did not fail."""
+  resolution = members[0].config.data.resolution
+  reconstructions = np.asarray(predict(
       state.params, encoding_params,
-      data.coordinate_grid(config.data.resolution).reshape(-1, 2))).reshape(
-          image.shape)
-  test_image = dataset.test_pixels.reshape(*dataset.test_shape, 3)
-  _, test_prediction = evaluate(predict, state, encoding_params, dataset)
-  outputs.write_png(workdir / 'target.png', image)
-  outputs.write_png(workdir / 'reconstruction.png', reconstruction)
-  outputs.write_gif(workdir / 'progress.gif', frames_dir, num_steps)
-  outputs.plot_curves(workdir / 'curves.png', rows,
-                      title=encodings.describe(config.encoding,
-                                               encoding_params))
-  steps_run = num_steps - first_step
-  model_bytes = 4 * num_params
-  encoding_bytes = int(sum(np.asarray(v).nbytes
-                           for v in encoding_params.values()))
-  summary = {
-      'step': num_steps,
-      'train_psnr': rows[-1]['train_psnr'],
-      'test_psnr': rows[-1]['test_psnr'],
-      'ssim': float(metrics.ssim(test_prediction, test_image)),
-      'num_params': num_params,
-      'model_bytes': model_bytes,
-      'encoding_bytes': encoding_bytes,
-      'image_bytes': len(outputs.png_bytes(image)),
-      'bits_per_pixel': 8 * (model_bytes + encoding_bytes) / image.shape[0]**2,
-      'wall_seconds': time.time() - start_time,
-      'compile_seconds': compile_seconds,
-      'steps_per_second': steps_run / train_seconds if train_seconds else None,
-      'resumed_from_step': first_step,
-  }
-  outputs.write_json(workdir / 'summary.json', summary)
-  logging.info('finished: train PSNR %.2f dB, test PSNR %.2f dB, SSIM %.3f',
-               summary['train_psnr'], summary['test_psnr'], summary['ssim'])
-  return summary
+      data.coordinate_grid(resolution).reshape(-1, 2)))
+  _, test_predictions = evaluate(predict, state, encoding_params, members)
+  results = []
+  for index, member in enumerate(members):
+    if member.failure:
+      logging.error('%s: %s', member.workdir, member.failure)
+      results.append({'error': member.failure})
+      continue
+    workdir, rows = member.workdir, member.rows
+    test_image = member.dataset.test_pixels.reshape(
+        *member.dataset.test_shape, 3)
+    outputs.write_png(workdir / 'target.png', member.image)
+    outputs.write_png(workdir / 'reconstruction.png',
+                      reconstructions[index].reshape(member.image.shape))
+    outputs.write_gif(workdir / 'progress.gif', member.frames_dir,
+                      member.config.train.num_steps)
+    outputs.plot_curves(workdir / 'curves.png', rows,
+                        title=encodings.describe(member.config.encoding,
+                                                 member.encoding_params))
+    model_bytes = 4 * num_params
+    encoding_bytes = int(sum(np.asarray(v).nbytes
+                             for v in member.encoding_params.values()))
+    summary = {
+        'step': rows[-1]['step'],
+        'train_psnr': rows[-1]['train_psnr'],
+        'test_psnr': rows[-1]['test_psnr'],
+        'ssim': float(metrics.ssim(test_predictions[index], test_image)),
+        'num_params': num_params,
+        'model_bytes': model_bytes,
+        'encoding_bytes': encoding_bytes,
+        'image_bytes': len(outputs.png_bytes(member.image)),
+        'bits_per_pixel': (8 * (model_bytes + encoding_bytes)
+                           / member.image.shape[0]**2),
+        **timing,
+    }
+    outputs.write_json(workdir / 'summary.json', summary)
+    logging.info('%s finished: train PSNR %.2f dB, test PSNR %.2f dB, SSIM '
+                 '%.3f', workdir, summary['train_psnr'], summary['test_psnr'],
+                 summary['ssim'])
+    results.append(summary)
+  return results
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir,
+                       progress: bool = True) -> dict[str, Any]:
+  """Fits one image as the config says, writing every output into `workdir`.
+
+  A group of one member: resumes from the newest checkpoint in `workdir`,
+  returns the existing summary at once if the run already finished.
+
+  Returns:
+    The summary dict written to summary.json.
+
+  Raises:
+    CppnError: bad input, or the run diverged (no summary is written).
+  """
+  result, = train_group([config], [workdir], progress)
+  if 'error' in result:
+    raise CppnError(result['error'])
+  return result
