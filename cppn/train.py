@@ -75,7 +75,8 @@ def prepare_batch(features: np.ndarray, pixels: np.ndarray,
   """Lays the training set out in chunks for `loss_and_grad`.
 
   Args:
-    features: (P, F) encoded training coordinates.
+    features: (P, F) encoded training coordinates, or (P, 2) coordinates
+      when the encoding is applied chunk by chunk during training.
     pixels: (P, 3) target colours in [0, 1].
     chunk_size: pixels per gradient chunk; <= 0 or >= P means one chunk.
 
@@ -101,10 +102,20 @@ def weighted_squared_error(params, apply_fn, x, y, w):
   return jnp.sum(w[:, None] * (pred - y) ** 2)
 
 
-def loss_and_grad(params, apply_fn, batch: Batch):
-  """Full-batch loss 0.5 * MSE and its gradient, accumulated chunk by chunk."""
+def loss_and_grad(params, apply_fn, batch: Batch,
+                  encoding_name: str | None = None):
+  """Full-batch loss 0.5 * MSE and its gradient, accumulated chunk by chunk.
+
+  With `encoding_name`, batch['x'] holds coordinates and each chunk is
+  encoded on the fly with the parameters batch['encoding'] (for images whose
+  features would not fit in memory); otherwise batch['x'] holds features.
+  """
   num_values = jnp.sum(batch['w']) * batch['y'].shape[-1]
   grad_fn = jax.value_and_grad(weighted_squared_error)
+  if encoding_name is not None:
+    model_apply = apply_fn
+    apply_fn = lambda variables, x: model_apply(
+        variables, encodings.encode(encoding_name, batch['encoding'], x))
 
   def add_chunk(carry, chunk):
     total, grads = carry
@@ -132,52 +143,58 @@ def sample_minibatch(batch: Batch, key: jax.Array, batch_size: int) -> Batch:
   # Padding has weight 0, so draw only among real pixels.
   index = jax.random.randint(key, (batch_size,), 0,
                              jnp.sum(w).astype(jnp.int32))
-  return {'x': x[index][None], 'y': y[index][None], 'w': w[index][None]}
+  return dict(batch, x=x[index][None], y=y[index][None], w=w[index][None])
 
 
 def train_step(state: TrainState, batch: Batch, key: jax.Array,
-               batch_size: int) -> tuple[TrainState, dict[str, jax.Array]]:
+               batch_size: int, encoding_name: str | None = None
+               ) -> tuple[TrainState, dict[str, jax.Array]]:
   """One Adam step on the full batch, or on a minibatch when batch_size > 0.
 
   The minibatch key is folded with the step number, so a resumed run draws
-  the same pixels as an uninterrupted one.
+  the same pixels as an uninterrupted one. `encoding_name`: see loss_and_grad.
   """
   if batch_size > 0:
     batch = sample_minibatch(batch, jax.random.fold_in(key, state.step),
                              batch_size)
-  loss, grads = loss_and_grad(state.params, state.apply_fn, batch)
+  loss, grads = loss_and_grad(state.params, state.apply_fn, batch,
+                              encoding_name)
   metrics = {'loss': loss, 'grad_norm': optax.tree.norm(grads)}
   return state.apply_gradients(grads=grads), metrics
 
 
 def scan_train_steps(state: TrainState, batch: Batch, key: jax.Array,
-                     num_steps: int, batch_size: int = 0):
+                     num_steps: int, batch_size: int = 0,
+                     encoding_name: str | None = None):
   """`num_steps` train steps as one lax.scan.
 
   Returns:
     The new state and metrics {'loss', 'grad_norm'}, each (num_steps,): the
     loss before each step's update.
   """
-  step = lambda s, _: train_step(s, batch, key, batch_size)
+  step = lambda s, _: train_step(s, batch, key, batch_size, encoding_name)
   return jax.lax.scan(step, state, None, length=num_steps)
 
 
+STATIC_ARGNAMES = ('num_steps', 'batch_size', 'encoding_name')
 train_steps = jax.jit(scan_train_steps, donate_argnums=(0,),
-                      static_argnames=('num_steps', 'batch_size'))
+                      static_argnames=STATIC_ARGNAMES)
 train_steps.__doc__ = 'scan_train_steps, compiled, the state donated.'
 
 
-@functools.partial(jax.jit, static_argnames=('num_steps', 'batch_size'),
+@functools.partial(jax.jit, static_argnames=STATIC_ARGNAMES,
                    donate_argnums=(0,))
 def train_steps_per_member(states: TrainState, batches: Batch, keys: jax.Array,
-                           num_steps: int, batch_size: int = 0):
+                           num_steps: int, batch_size: int = 0,
+                           encoding_name: str | None = None):
   """scan_train_steps vmapped over a leading member axis of every argument.
 
   Returns:
     The new states and metrics, each (M, num_steps).
   """
-  return jax.vmap(functools.partial(scan_train_steps, num_steps=num_steps,
-                                    batch_size=batch_size))(
+  return jax.vmap(functools.partial(
+      scan_train_steps, num_steps=num_steps, batch_size=batch_size,
+      encoding_name=encoding_name))(
                                         states, batches, keys)
 
 
@@ -215,7 +232,7 @@ def validate_train_config(config: ml_collections.ConfigDict):
   if not (np.isfinite(config.learning_rate) and config.learning_rate > 0):
     raise CppnError('train.learning_rate must be a positive number, got '
                     f'{config.learning_rate}')
-  for field in ('batch_size', 'chunk_size'):
+  for field in ('batch_size', 'chunk_size', 'feature_cache_mb'):
     if config[field] < 0:
       raise CppnError(f'train.{field} must be >= 0, got {config[field]}')
 
@@ -399,8 +416,7 @@ def train_group(configs: list[ml_collections.ConfigDict], workdirs: list,
     raise CppnError('train_group needs members that differ only in '
                     + ', '.join(VALUE_FIELDS))
   results: list[dict[str, Any] | None] = [None] * len(configs)
-  pending: dict[int, list[tuple[int, Member, TrainState]]] = {}
-  model = models.make_model(configs[0].model)
+  members: dict[int, Member] = {}
   for index, (config, workdir) in enumerate(zip(configs, workdirs)):
     try:
       member = setup_member(config, workdir)
@@ -409,7 +425,17 @@ def train_group(configs: list[ml_collections.ConfigDict], workdirs: list,
       continue
     if isinstance(member, dict):
       results[index] = member
-      continue
+    else:
+      members[index] = member
+  if not members:
+    return results
+  first = next(iter(members.values()))
+  if jax.default_backend() == 'cpu':
+    check_memory(first.config, len(members),
+                 first.dataset.train_coords.shape[0], encoding_width(first))
+  model = models.make_model(first.config.model)
+  pending: dict[int, list[tuple[int, Member, TrainState]]] = {}
+  for index, member in members.items():
     state = initial_state(member, model)
     pending.setdefault(int(state.step), []).append((index, member, state))
   for first_step, group in sorted(pending.items()):
@@ -420,22 +446,71 @@ def train_group(configs: list[ml_collections.ConfigDict], workdirs: list,
   return results
 
 
+def encoding_width(member: Member) -> int:
+  """F, the number of features the member's encoding makes per coordinate."""
+  return encodings.encode(member.config.encoding.name, member.encoding_params,
+                          jnp.zeros((1, 2))).shape[-1]
+
+
 def initial_state(member: Member, model: nn.Module) -> TrainState:
   """The member's fresh TrainState, or its newest checkpoint's."""
-  num_inputs = encodings.encode(member.config.encoding.name,
-                                member.encoding_params,
-                                jnp.zeros((1, 2))).shape[-1]
+  num_inputs = encoding_width(member)
   init_key = jax.random.split(jax.random.PRNGKey(member.config.seed))[0]
   state = create_train_state(model, num_inputs, member.config.train, init_key)
   return checkpoints.restore_latest(
       checkpoints.checkpoint_manager(member.workdir), state)
 
 
-def member_batch(member: Member, chunk_size: int) -> Batch:
-  """The member's training features, computed once, laid out in chunks."""
+def precomputes_features(config: ml_collections.ConfigDict,
+                         num_pixels: int, num_features: int) -> bool:
+  """Whether the training features fit in train.feature_cache_mb."""
+  return 4 * num_pixels * num_features <= config.train.feature_cache_mb * 2**20
+
+
+def estimate_memory_bytes(config: ml_collections.ConfigDict, num_pixels: int,
+                          num_features: int) -> int:
+  """A rough upper estimate of one member's training memory in bytes.
+
+  The training set (features or coordinates, targets), evaluation outputs,
+  and per chunk the activations a backward pass keeps (input features and
+  every layer's pre- and post-activation values), all float32.
+  """
+  chunk = (config.train.batch_size or config.train.chunk_size or num_pixels)
+  chunk = min(chunk, num_pixels)
+  stored = num_features if precomputes_features(
+      config, num_pixels, num_features) else 2
+  width = max(config.model.width, num_features)
+  per_chunk = chunk * (num_features + 2 * config.model.depth * width)
+  return 4 * (num_pixels * (stored + 3 + 2 * 3) + 3 * per_chunk)
+
+
+def check_memory(config: ml_collections.ConfigDict, num_members: int,
+                 num_pixels: int, num_features: int):
+  """Refuses up front a group whose training would not fit in this machine's RAM."""
+  needed = num_members * estimate_memory_bytes(config, num_pixels,
+                                               num_features)
+  available = os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')
+  if needed > 0.8 * available:
+    raise CppnError(
+        f'training {num_members} member(s) on {num_pixels} pixels would need '
+        f'about {needed / 2**30:.1f} GiB; this machine has '
+        f'{available / 2**30:.1f} GiB. Lower train.chunk_size (now '
+        f'{config.train.chunk_size}), train.feature_cache_mb or '
+        'data.resolution')
+
+
+def member_batch(member: Member, num_features: int) -> Batch:
+  """The member's training set laid out in chunks: features computed once
+  when they fit in train.feature_cache_mb, else coordinates and the encoding
+  parameters, encoded chunk by chunk at every step."""
+  coords = member.dataset.train_coords
+  chunk_size = member.config.train.chunk_size
+  if not precomputes_features(member.config, coords.shape[0], num_features):
+    return dict(prepare_batch(coords, member.dataset.train_pixels, chunk_size),
+                encoding=member.encoding_params)
   features = jax.jit(functools.partial(
       encodings.encode, member.config.encoding.name))(
-          member.encoding_params, member.dataset.train_coords)
+          member.encoding_params, coords)
   return prepare_batch(np.asarray(features), member.dataset.train_pixels,
                        chunk_size)
 
@@ -460,8 +535,11 @@ def fit_members(members: list[Member], states: list[TrainState],
                members[0].dataset.train_coords.shape[0],
                members[0].dataset.test_coords.shape[0])
   padded = pad_to_devices(list(range(len(members))))
+  num_features = encoding_width(members[0])
+  on_the_fly = not precomputes_features(
+      config, members[0].dataset.train_coords.shape[0], num_features)
   batches = shard_members(stack([
-      member_batch(members[i], config.train.chunk_size) for i in padded]))
+      member_batch(members[i], num_features) for i in padded]))
   keys = shard_members(jnp.stack([jax.random.split(jax.random.PRNGKey(
       members[i].config.seed))[1] for i in padded]))
   encoding_params = shard_members(stack(
@@ -504,7 +582,9 @@ def fit_members(members: list[Member], states: list[TrainState],
         tic = time.time()
         compiled[length] = train_steps_per_member.lower(
             state, batches, keys, num_steps=length,
-            batch_size=config.train.batch_size).compile()
+            batch_size=config.train.batch_size,
+            encoding_name=config.encoding.name if on_the_fly else None
+        ).compile()
         compile_seconds += time.time() - tic
       tic = time.time()
       state, step_metrics = compiled[length](state, batches, keys)

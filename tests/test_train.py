@@ -154,3 +154,18 @@ def test_bad_config_fails_with_a_clear_message(tmp_path, block, field, value,
       '(', r'\(')):
     run_test_config(tmp_path, **{f'{block}__{field}': value})
   assert not (tmp_path / 'summary.json').exists()
+
+
+def test_on_the_fly_encoding_matches_precomputed_features(tmp_path):
+  precomputed = run_test_config(tmp_path / 'a')
+  on_the_fly = run_test_config(tmp_path / 'b', train__feature_cache_mb=0)
+  assert on_the_fly['test_psnr'] == pytest.approx(precomputed['test_psnr'],
+                                                  abs=1e-3)
+
+
+def test_a_run_too_large_for_memory_is_refused_up_front(tmp_path):
+  with pytest.raises(CppnError, match=r'would need about [\d.]+ GiB'):
+    run_test_config(tmp_path, data__image='text:0', data__resolution=2048,
+                    data__split='memorize', train__chunk_size=0,
+                    model__width=4096)
+  assert not (tmp_path / 'checkpoints').exists()
