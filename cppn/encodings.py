@@ -133,9 +133,15 @@ def validate_encoding_config(config: ml_collections.ConfigDict):
     raise CppnError('encoding.num_features must be even for the log_linear '
                     f'positional encoding (m/2 per axis), got '
                     f'{config.num_features}')
-  if config.name in ('gaussian', 'uniform', 'uniform_log', 'laplacian',
-                     'seed_gaussian') and not config.scale > 0:
+  uses_scale = config.name in ('gaussian', 'uniform', 'laplacian',
+                               'seed_gaussian') or (
+                                   config.name == 'positional'
+                                   and config.spacing == 'log_linear')
+  if uses_scale and not config.scale > 0:
     raise CppnError(f'encoding.scale must be > 0, got {config.scale}')
+  if config.name == 'uniform_log' and not config.scale > 1:
+    raise CppnError('encoding.scale must be > 1 for uniform_log (B = '
+                    f'scale ** U[0, 1) spans [1, scale)), got {config.scale}')
 
 
 def init_encoding(config: ml_collections.ConfigDict, resolution: int) -> Params:

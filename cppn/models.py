@@ -65,7 +65,8 @@ class PyramidMLP(nn.Module):
   @nn.compact
   def __call__(self, x):
     for units in pyramid_widths(x.shape[-1], self.out_dim):
-      x = nn.relu(nn.Dense(units)(x))
+      x = nn.relu(nn.Dense(
+          units, kernel_init=nn.initializers.glorot_uniform())(x))
     return x
 
 
