@@ -1,0 +1,210 @@
+r"""Training speed against the machine's matmul ceiling and the reference loop.
+
+  python -m experiments.benchmark --workdir=runs/benchmark [--sizes=64,128,256,512]
+
+Workload (the paper's): a 4 x 256 ReLU MLP on m = 256 Gaussian features (512
+inputs), Adam, full batch, paper split of an N x N image (N^2 / 4 training
+pixels). Minimal FLOPs per training pixel per step: 6 x (multiply-adds of all
+layers) - 2 x (those of the first layer, which needs no input gradient) =
+1.32 MFLOP. For each image size this times, each in a fresh subprocess (so
+peak memory is per measurement):
+
+  cppn       the project's trainer through `train.train_and_evaluate`
+             (steps/s of the compiled training calls, compilation excluded)
+  reference  experiments/reference.py: the paper notebooks' loop, a Python
+             loop of jitted gradient + jitted Adam calls (first step excluded)
+
+and prints a table: training pixels, steps/s of each, speedup, achieved
+GFLOP/s, fraction of the fp32 matmul rate measured in the same run (best of
+2048^3 matmuls before and after), peak resident memory. With --cli it also
+times the command line itself at two step counts with one evaluation each, so
+start-up, compilation and evaluation cancel. Writes benchmark.json and
+benchmark.md into --workdir. Run it on a quiet machine: a second busy process
+halves every number.
+"""
+
+import argparse
+import json
+import pathlib
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+import jax
+import jax.numpy as jnp
+
+DEPTH, WIDTH, NUM_FEATURES = 4, 256, 256
+SECONDS_PER_MEASUREMENT = 8.0
+ASSUMED_GFLOPS = 140.0  # only to size the step counts
+
+
+def flops_per_pixel(depth=DEPTH, width=WIDTH, num_inputs=2 * NUM_FEATURES):
+  """Minimal training FLOPs per pixel per step of an MLP with 3 outputs."""
+  widths = [num_inputs] + [width] * (depth - 1) + [3]
+  macs = [a * b for a, b in zip(widths[:-1], widths[1:])]
+  return 6 * sum(macs) - 2 * macs[0]
+
+
+def matmul_gflops(size=2048, repeats=5):
+  """Best fp32 matmul rate of XLA on this machine, in GFLOP/s."""
+  a = jnp.ones((size, size), jnp.float32)
+  matmul = jax.jit(lambda x: x @ x)
+  matmul(a).block_until_ready()
+  best = float('inf')
+  for _ in range(repeats):
+    tic = time.perf_counter()
+    matmul(a).block_until_ready()
+    best = min(best, time.perf_counter() - tic)
+  return 2 * size**3 / best / 1e9
+
+
+def num_steps_for(size):
+  """Steps that take about SECONDS_PER_MEASUREMENT at the assumed rate."""
+  seconds_per_step = flops_per_pixel() * size**2 / 4 / (ASSUMED_GFLOPS * 1e9)
+  return max(5, round(SECONDS_PER_MEASUREMENT / seconds_per_step))
+
+
+def paper_config(size, num_steps):
+  """configs/default.py at N = size, one evaluation at the end."""
+  from configs import default  # pylint: disable=g-import-not-at-top
+  config = default.get_config()
+  config.data.resolution = size
+  config.train.num_steps = num_steps
+  config.train.eval_every_steps = num_steps
+  return config
+
+
+def measure_cppn(size, num_steps):
+  """Steps/s of cppn's trainer (compilation and evaluation excluded)."""
+  from cppn import train  # pylint: disable=g-import-not-at-top
+  with tempfile.TemporaryDirectory() as workdir:
+    summary = train.train_and_evaluate(paper_config(size, num_steps), workdir,
+                                       progress=False)
+  return summary['steps_per_second']
+
+
+def measure_reference(size, num_steps):
+  """Steps/s of the paper notebooks' loop (first step excluded)."""
+  from cppn import data  # pylint: disable=g-import-not-at-top
+  from experiments import reference  # pylint: disable=g-import-not-at-top
+  image = data.load_target('astronaut', size)
+  result = reference.fit(image, encoding='gaussian', scale=10.0,
+                         num_features=NUM_FEATURES, depth=DEPTH, width=WIDTH,
+                         learning_rate=1e-3, num_steps=num_steps)
+  return result['steps_per_second']
+
+
+def measure_in_subprocess(method, size, num_steps):
+  """Runs one measurement in a fresh process: {'steps_per_second', 'peak_mb'}."""
+  output = subprocess.run(
+      [sys.executable, '-m', 'experiments.benchmark', f'--measure={method}',
+       f'--sizes={size}', f'--steps={num_steps}'],
+      check=True, capture_output=True, text=True).stdout
+  return json.loads(output.strip().splitlines()[-1])
+
+
+def cli_seconds(size, num_steps):
+  """Wall seconds of `python -m cppn.main` on the paper config at `size`."""
+  with tempfile.TemporaryDirectory() as workdir:
+    tic = time.perf_counter()
+    subprocess.run(
+        [sys.executable, '-m', 'cppn.main', '--config=configs/default.py',
+         f'--workdir={workdir}', '--noprogress',
+         f'--config.data.resolution={size}',
+         f'--config.train.num_steps={num_steps}',
+         f'--config.train.eval_every_steps={num_steps}'],
+        check=True, capture_output=True)
+    return time.perf_counter() - tic
+
+
+def benchmark(sizes, with_cli):
+  """Rows of the table, one per image size, plus the matmul rate."""
+  rates = [matmul_gflops()]
+  rows = []
+  for size in sizes:
+    num_steps = num_steps_for(size)
+    ours = measure_in_subprocess('cppn', size, num_steps)
+    ref = measure_in_subprocess('reference', size, num_steps)
+    pixels = size**2 // 4
+    row = {
+        'size': size, 'train_pixels': pixels, 'num_steps': num_steps,
+        'cppn_steps_per_second': ours['steps_per_second'],
+        'reference_steps_per_second': ref['steps_per_second'],
+        'speedup': ours['steps_per_second'] / ref['steps_per_second'],
+        'cppn_gflops': ours['steps_per_second'] * pixels * flops_per_pixel()
+                       / 1e9,
+        'reference_gflops': ref['steps_per_second'] * pixels
+                            * flops_per_pixel() / 1e9,
+        'cppn_peak_mb': ours['peak_mb'], 'reference_peak_mb': ref['peak_mb'],
+    }
+    if with_cli:
+      short, long = num_steps, 3 * num_steps
+      row['cli_steps_per_second'] = (long - short) / (
+          cli_seconds(size, long) - cli_seconds(size, short))
+    rows.append(row)
+    print(json.dumps(row), flush=True)
+  rates.append(matmul_gflops())
+  matmul = max(rates)
+  for row in rows:
+    row['cppn_fraction_of_matmul'] = row['cppn_gflops'] / matmul
+    row['reference_fraction_of_matmul'] = row['reference_gflops'] / matmul
+  return {'matmul_gflops': matmul, 'flops_per_pixel': flops_per_pixel(),
+          'backend': jax.default_backend(),
+          'device': str(jax.devices()[0].device_kind), 'rows': rows}
+
+
+def markdown(result):
+  """The result as a markdown table."""
+  lines = [
+      f'fp32 matmul: {result["matmul_gflops"]:.1f} GFLOP/s '
+      f'({result["device"]}); {result["flops_per_pixel"] / 1e6:.2f} MFLOP '
+      'per training pixel per step', '',
+      '| image | train pixels | cppn steps/s | reference steps/s | speedup | '
+      'cppn GFLOP/s | of matmul | reference of matmul | cppn peak MB | '
+      'reference peak MB |' + (' CLI steps/s |' if 'cli_steps_per_second'
+                               in result['rows'][0] else ''),
+      '|---' * (10 + ('cli_steps_per_second' in result['rows'][0])) + '|']
+  for r in result['rows']:
+    lines.append(
+        f'| {r["size"]} px | {r["train_pixels"]:,} | '
+        f'{r["cppn_steps_per_second"]:.2f} | '
+        f'{r["reference_steps_per_second"]:.2f} | {r["speedup"]:.2f}x | '
+        f'{r["cppn_gflops"]:.1f} | {r["cppn_fraction_of_matmul"]:.0%} | '
+        f'{r["reference_fraction_of_matmul"]:.0%} | {r["cppn_peak_mb"]:.0f} | '
+        f'{r["reference_peak_mb"]:.0f} |'
+        + (f' {r["cli_steps_per_second"]:.2f} |' if 'cli_steps_per_second'
+           in r else ''))
+  return '\n'.join(lines) + '\n'
+
+
+def main(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  parser.add_argument('--workdir', default='runs/benchmark')
+  parser.add_argument('--sizes', default='64,128,256,512',
+                      help='image sides N; N^2 / 4 training pixels each')
+  parser.add_argument('--cli', action='store_true',
+                      help='also time the command line at two step counts')
+  parser.add_argument('--measure', choices=('cppn', 'reference'),
+                      help=argparse.SUPPRESS)  # one measurement (subprocess)
+  parser.add_argument('--steps', type=int, help=argparse.SUPPRESS)
+  args = parser.parse_args(argv)
+  sizes = [int(s) for s in args.sizes.split(',')]
+  if args.measure:
+    measure = {'cppn': measure_cppn, 'reference': measure_reference}
+    rate = measure[args.measure](sizes[0], args.steps)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({'steps_per_second': rate, 'peak_mb': peak_mb}))
+    return
+  result = benchmark(sizes, args.cli)
+  workdir = pathlib.Path(args.workdir)
+  workdir.mkdir(parents=True, exist_ok=True)
+  (workdir / 'benchmark.json').write_text(json.dumps(result, indent=2))
+  table = markdown(result)
+  (workdir / 'benchmark.md').write_text(table)
+  print(table)
+
+
+if __name__ == '__main__':
+  main()
