@@ -55,12 +55,19 @@ def read_json(path):
 
 
 def read_metrics(path, max_step):
-  """Evaluations in a metrics.jsonl with step <= max_step, oldest first."""
+  """Evaluations in a metrics.jsonl with step <= max_step, oldest first.
+
+  A last line cut short by a crash mid-append is dropped.
+  """
   path = pathlib.Path(path)
   if not path.exists():
     return []
-  rows = [json.loads(line) for line in path.read_text().splitlines()
-          if line.strip()]
+  rows = []
+  for line in path.read_text().splitlines():
+    try:
+      rows.append(json.loads(line))
+    except json.JSONDecodeError:
+      continue
   return [row for row in rows if row['step'] <= max_step]
 
 

@@ -111,3 +111,41 @@ def test_sigint_saves_a_checkpoint_and_exits_130(tmp_path):
            if p.name.isdigit()]
   assert max(steps) >= 200
   assert not (workdir / 'summary.json').exists()
+
+
+def test_sigkill_mid_training_then_rerun_matches_an_uninterrupted_run(
+    tmp_path):
+  overrides = ('--config.data.resolution=64', '--config.model.depth=4',
+               '--config.model.width=256', '--config.encoding.num_features=256',
+               '--config.train.learning_rate=1e-3',
+               '--config.train.num_steps=600',
+               '--config.train.eval_every_steps=50')
+  uninterrupted = run_cli(tmp_path / 'whole', *overrides)
+  assert uninterrupted.returncode == 0, uninterrupted.stderr
+  workdir = tmp_path / 'killed'
+  process = run_cli(workdir, *overrides, wait=False)
+  deadline = time.time() + 120
+  while not [p for p in (workdir / 'frames').glob('step_*.png')
+             if int(p.stem.split('_')[1]) >= 100]:
+    assert process.poll() is None, 'finished before it could be killed'
+    assert time.time() < deadline
+    time.sleep(0.05)
+  process.send_signal(signal.SIGKILL)
+  process.wait()
+  assert not (workdir / 'summary.json').exists()
+  resumed = run_cli(workdir, *overrides)
+  assert resumed.returncode == 0, resumed.stderr
+  summary = json.loads((workdir / 'summary.json').read_text())
+  whole = json.loads((tmp_path / 'whole' / 'summary.json').read_text())
+  assert summary['resumed_from_step'] >= 50
+  assert summary['test_psnr'] == pytest.approx(whole['test_psnr'], abs=1e-3)
+  steps = [json.loads(line)['step'] for line in
+           (workdir / 'metrics.jsonl').read_text().splitlines()]
+  assert steps == list(range(0, 601, 50))
+
+
+def test_a_metrics_line_cut_short_by_a_crash_is_dropped(tmp_path):
+  from cppn import outputs  # pylint: disable=g-import-not-at-top
+  path = tmp_path / 'metrics.jsonl'
+  path.write_text('{"step": 0, "loss": 1.0}\n{"step": 20, "lo')
+  assert outputs.read_metrics(path, 100) == [{'step': 0, 'loss': 1.0}]
