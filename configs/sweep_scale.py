@@ -7,10 +7,11 @@ one vmapped group.
 
   python -m cppn.main --config=configs/sweep_scale.py --workdir=runs/scale
 
-Expect test PSNR to rise with sigma up to a peak near sigma = 2-4 and to fall
-beyond it (too high a sigma fits the training pixels and noise in between:
-train PSNR keeps rising); psnr_vs_scale.png shows both. About a minute on 2
-CPU cores.
+Measured: test PSNR peaks at sigma = 1 (18.9 dB; the paper's sigma = 10 at
+512 px scaled to 64 px is 1.25), stays near 18 dB up to sigma = 4 and
+collapses past 8 (~9 dB at 16-64), while train PSNR climbs to ~48 dB: too
+high a sigma fits the training pixels with noise in between
+(psnr_vs_scale.png, comparison.png). About a minute on 2 CPU cores.
 """
 
 from configs import default

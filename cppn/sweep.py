@@ -301,7 +301,7 @@ def plot_comparison(path, members: Sequence[SweepMember],
   columns = min(len(panels), max_columns)
   grid_rows = -(-len(panels) // columns)
   fig, axes = plt.subplots(grid_rows, columns, squeeze=False, dpi=120,
-                           figsize=(2.2 * columns, 2.4 * grid_rows))
+                           figsize=(2.2 * columns, 2.7 * grid_rows))
   for ax in axes.flat:
     ax.axis('off')
   for ax, (label, image) in zip(axes.flat, panels):
