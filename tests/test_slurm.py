@@ -19,6 +19,9 @@ import textwrap
 import time
 
 import pytest
+import submitit
+
+from cppn import launch
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 PACKAGES = ('munge', 'slurmctld', 'slurmd', 'slurm-client', 'slurmdbd',
@@ -314,3 +317,20 @@ def test_slurm_launcher_needs_a_sweep_config(tmp_path):
   assert result.stderr.strip().splitlines()[-1] == (
       'error: --launcher=slurm runs sweeps only; the config defines no '
       'get_sweep()')
+
+
+class KilledJob:
+  """A submitit job whose result() raises as for a job Slurm cancelled."""
+  job_id = '42_1'
+  paths = type('Paths', (), {'stdout': pathlib.Path('/nowhere/42_1_0_log.out')})
+
+  def result(self):
+    raise submitit.core.utils.UncompletedJobError(
+        'Job 42_1 (task: 0) with path /x/42_1_0_result.pkl\n'
+        'has not produced any output (state: CANCELLED by 0)')
+
+
+def test_a_killed_job_marks_each_of_its_members_failed_with_the_reason():
+  assert launch.job_results(KilledJob(), 2) == [
+      {'error': 'slurm job 42_1 failed: has not produced any output (state: '
+                'CANCELLED by 0)'}] * 2

@@ -226,3 +226,22 @@ def test_an_override_naming_no_field_is_one_error_line(tmp_path):
   assert result.stderr.strip().splitlines()[-1] == (
       'error: sweep override encoding.scal=1: the config has no field '
       'encoding.scal')
+
+
+def test_sweep_speed_times_the_sweep_against_separate_runs(tmp_path):
+  config_path = write_sweep_config(
+      tmp_path, '[{"encoding.scale": s, "train.num_steps": 20} for s in (1, 2)]')
+  result = subprocess.run(
+      [sys.executable, '-m', 'experiments.sweep_speed',
+       f'--config={config_path}', f'--workdir={tmp_path / "speed"}'],
+      cwd=REPO, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr
+  report = json.loads(result.stdout.strip().splitlines()[-1])
+  assert report == json.loads(
+      (tmp_path / 'speed' / 'sweep_speed.json').read_text())
+  assert report['members'] == 2 and len(report['separate_seconds_each']) == 2
+  # One process against two: the sweep saves at least one start-up.
+  assert report['ratio'] == pytest.approx(
+      report['separate_seconds'] / report['sweep_seconds'])
+  assert report['ratio'] > 1
+  assert report['max_test_psnr_difference_db'] < 1e-3

@@ -1,0 +1,125 @@
+r"""One sweep command against one command per member: wall time, and the ratio.
+
+  python -m experiments.sweep_speed [--config=configs/sweep_scale.py] \
+      [--workdir=DIR]
+
+Runs, each as a subprocess into a fresh folder:
+  * the sweep: `python -m cppn.main --config=CONFIG` (members grouped by
+    shape and vmapped), and
+  * each member alone: `python -m cppn.main --config=configs/default.py` with
+    the member's resolved config given as --config.FIELD=VALUE flags (what
+    one would type without sweeps),
+checks that every separate run resolved its sweep member's exact config, and
+prints one JSON line (also written to WORKDIR/sweep_speed.json):
+
+  members, sweep_seconds, separate_seconds (sum), ratio (separate / sweep),
+  max_test_psnr_difference_db (sweep member vs its separate run),
+  load_average_before / _after (1-minute; above ~1 means the machine was
+  shared and the times are not clean), cpu_count, sweep_command.
+
+The default config is the 8-sigma sweep (64 px, paper split, 4 x 256 MLP,
+200 steps). Measure on a quiet machine.
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+import time
+
+from configs import default
+from cppn import outputs
+from cppn import sweep
+from cppn import train
+from cppn.errors import CppnError
+
+BASE_CONFIG = 'configs/default.py'
+
+
+def run_timed(command: list[str]) -> float:
+  """Runs a command to completion; its wall time in seconds."""
+  tic = time.perf_counter()
+  result = subprocess.run(command, capture_output=True, text=True)
+  seconds = time.perf_counter() - tic
+  if result.returncode:
+    raise CppnError(f'{" ".join(command)} exited {result.returncode}: '
+                    f'{result.stderr.strip().splitlines()[-1]}')
+  return seconds
+
+
+def override_flags(config) -> list[str]:
+  """--config.FIELD=VALUE for every field where `config` differs from default."""
+  flatten = train._flatten  # pylint: disable=protected-access
+  base = flatten(default.get_config().to_dict())
+  return [f'--config.{key}={value}'
+          for key, value in flatten(config.to_dict()).items()
+          if base[key] != value]
+
+
+def cli(config_path: str, workdir: pathlib.Path, *flags: str) -> list[str]:
+  """The cppn.main command line for a config, a workdir and extra flags."""
+  return [sys.executable, '-m', 'cppn.main', f'--config={config_path}',
+          f'--workdir={workdir}', '--noprogress', *flags]
+
+
+def measure(config_path: str, workdir: pathlib.Path) -> dict:
+  """Times the sweep, then each member alone; returns the report."""
+  module = sweep.load_config_module(config_path)
+  members = sweep.plan(module.get_config(), module.get_sweep(),
+                       workdir / 'sweep')
+  load_before = os.getloadavg()[0]
+  sweep_command = cli(config_path, workdir / 'sweep')
+  sweep_seconds = run_timed(sweep_command)
+  separate_seconds, differences = [], []
+  for member in members:
+    alone = workdir / 'separate' / member.name
+    separate_seconds.append(run_timed(
+        cli(BASE_CONFIG, alone, *override_flags(member.config))))
+    if (outputs.read_json(alone / 'config.json')
+        != outputs.read_json(member.workdir / 'config.json')):
+      raise CppnError(f'{alone} resolved another config than its sweep '
+                      f'member {member.workdir}')
+    differences.append(abs(
+        outputs.read_json(alone / 'summary.json')['test_psnr']
+        - outputs.read_json(member.workdir / 'summary.json')['test_psnr']))
+  return {
+      'members': len(members),
+      'sweep_seconds': sweep_seconds,
+      'separate_seconds': sum(separate_seconds),
+      'separate_seconds_each': separate_seconds,
+      'ratio': sum(separate_seconds) / sweep_seconds,
+      'max_test_psnr_difference_db': max(differences),
+      'load_average_before': load_before,
+      'load_average_after': os.getloadavg()[0],
+      'cpu_count': os.cpu_count(),
+      'sweep_command': ' '.join(sweep_command[1:]),
+  }
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument('--config', default='configs/sweep_scale.py',
+                      help='a sweep config (defines get_sweep())')
+  parser.add_argument('--workdir', default=None,
+                      help='an empty or new folder (default: a new temporary '
+                      'one)')
+  args = parser.parse_args()
+  workdir = pathlib.Path(args.workdir or tempfile.mkdtemp(
+      prefix='sweep_speed_'))
+  if workdir.exists() and any(workdir.iterdir()):
+    sys.exit(f'error: --workdir {workdir} is not empty: the runs must start '
+             'fresh to be timed')
+  workdir.mkdir(parents=True, exist_ok=True)
+  try:
+    report = measure(args.config, workdir)
+  except CppnError as e:
+    sys.exit(f'error: {e}')
+  outputs.write_json(workdir / 'sweep_speed.json', report)
+  print(json.dumps(report, sort_keys=True))
+
+
+if __name__ == '__main__':
+  main()
