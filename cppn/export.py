@@ -10,6 +10,7 @@ file that rebuilds the network without the workdir:
   header = {"model": the run's model config block, "encoding": its name,
             "precision": fp32 | fp16 | bf16 | int8, "resolution": training N,
             "step": checkpoint step, "arrays": [[name, dtype, shape], ...]}
+           (resolution and step are for provenance; rendering needs neither)
   arrays = values/<layer>/<kernel|bias> (weights at the precision),
            scales/<layer>/<kernel|bias> (int8 only: one float32 per leaf),
            encoding/<b|a|k|pixels_per_unit> (float32, as the run drew them)
@@ -138,7 +139,8 @@ def save_model(path, config: ml_collections.ConfigDict, params,
       'arrays': [[n, a.dtype.name, list(a.shape)] for n, a in arrays.items()],
   }, separators=(',', ':')).encode()
   body = b''.join([struct.pack('<I', len(header)), header]
-                  + [a.tobytes() for a in arrays.values()])
+                  + [a.astype(a.dtype.newbyteorder('<')).tobytes()
+                     for a in arrays.values()])
   path = pathlib.Path(path)
   if not path.parent.is_dir():
     raise CppnError(f'cannot write {path}: folder {path.parent} does not exist')
@@ -184,8 +186,8 @@ def _read_arrays(path: pathlib.Path) -> tuple[dict[str, Any],
   arrays, offset = {}, 4 + header_length
   for name, dtype, shape in header['arrays']:
     count = int(np.prod(shape))
-    arrays[name] = np.frombuffer(body, DTYPES[dtype], count, offset).reshape(
-        shape)
+    arrays[name] = np.frombuffer(body, DTYPES[dtype].newbyteorder('<'), count,
+                                 offset).reshape(shape)
     offset += count * DTYPES[dtype].itemsize
   return header, arrays
 
@@ -217,10 +219,11 @@ def _predict_fn(model_json: str, encoding_name: str, chunk_size: int):
 
 def render(exported: Exported, resolution: int,
            chunk_size: int = DEFAULT_CHUNK_SIZE) -> np.ndarray:
-  """The network on the N x N grid of data.coordinate_grid: -> (N, N, 3) in (0, 1).
+  """The network on the N x N grid of data.coordinate_grid: -> (N, N, 3) float32.
 
-  Rendered `chunk_size` pixels at a time, so memory does not grow with N^2
-  beyond the coordinates and the image.
+  Colours are in (0, 1) for the mlp (sigmoid output). Rendered `chunk_size`
+  pixels at a time, so memory beyond the coordinates and the image does not
+  grow with N^2.
   """
   if not isinstance(resolution, (int, np.integer)) or resolution < 1:
     raise CppnError(f'resolution must be an integer >= 1, got {resolution}')
