@@ -257,7 +257,8 @@ def families(result) -> list[tuple[str, str]]:
                             for r in result['networks']))
 
 
-def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+def pareto_front(points: list[tuple[float, float]]
+                 ) -> list[tuple[float, float]]:
   """The (bpp, psnr) points no cheaper point beats, by increasing bpp."""
   front = []
   for rate, value in sorted(points):

@@ -22,6 +22,7 @@ def make_params(seed=0):
 
 
 def leaves(tree):
+  """The leaves of a pytree as numpy arrays."""
   return [np.asarray(x) for x in jax.tree_util.tree_leaves(tree)]
 
 
