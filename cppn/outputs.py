@@ -30,6 +30,9 @@ def atomic_open(path, mode='w'):
   """Opens a temporary file beside `path`; renames it onto `path` on success."""
   path = pathlib.Path(path)
   fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.')
+  umask = os.umask(0)
+  os.umask(umask)
+  os.fchmod(fd, 0o666 & ~umask)  # mkstemp's 0600 would hide outputs from others
   try:
     with os.fdopen(fd, mode) as f:
       yield f
