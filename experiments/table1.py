@@ -1,0 +1,279 @@
+r"""Table 1 of Tancik et al. 2020, 2D image rows: test PSNR per encoding and data set.
+
+Natural and text images x the encodings none / basic / positional
+(log_linear, sigma_p) / gaussian (sigma_g), the paper's network (4 x 256
+ReLU MLP, m = 256, sigmoid output), paper split (train [::2, ::2], test
+[1::2, 1::2]), full-batch Adam; per data set the paper's settings:
+
+  natural  sigma_g 10, sigma_p 6, lr 1e-3 (1e-2 for none and basic)
+  text     sigma_g 14, sigma_p 5, lr 1e-3 for all
+
+quoted at 512 px and scaled to the preset's resolution N (sigma_g * N / 512,
+sigma_p - log2(512 / N)). Natural set: bundled photographs; text set:
+generated text images (text:0, text:1, ...); with --natural_npz / --text_npz
+the paper's files (FILE.npz, images of 'test_data'). The fits of one
+encoding on one set differ only in data.image, so they train as one vmapped
+train.train_group.
+
+  python -m experiments.table1 --preset=cpu --workdir=runs/table1
+
+writes runs/ (one cppn run per fit), table1.md (mean +- std of test PSNR
+over images next to the paper's numbers, per-image PSNRs, wall time),
+table1.json, table1.png (the table as bars, the paper's numbers as marks)
+and table1_examples.png (one image per set and its four reconstructions).
+Expect the paper's ranking none < basic < positional < gaussian on both sets;
+the absolute values differ (other images, lower resolution, fewer steps).
+Presets: tiny (32 px, seconds), cpu (128 px, 4 + 4 images, 500 steps; see
+docs/reproducing.md for its time and numbers), paper (512 px, 2000 steps,
+the 9 bundled photographs of at least 512 px and 16 text images, or 16 + 16
+from the npz files; for a GPU).
+"""
+
+import dataclasses
+import pathlib
+import time
+from typing import Any
+
+import matplotlib
+import numpy as np
+
+from cppn import sweep
+from experiments import common
+
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+
+ENCODINGS = ('none', 'basic', 'positional', 'gaussian')
+DATASETS = ('natural', 'text')
+# Table 1 of the paper, test PSNR (dB), mean over 16 images at 512 px.
+PAPER_PSNR = {
+    'natural': {'none': 19.32, 'basic': 21.71, 'positional': 24.95,
+                'gaussian': 25.57},
+    'text': {'none': 18.40, 'basic': 20.48, 'positional': 27.57,
+             'gaussian': 30.47},
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetSetting:
+  """The paper's per-data-set hyperparameters, quoted at 512 px."""
+  gaussian_scale: float  # sigma_g
+  positional_scale: float  # sigma_p
+  learning_rates: dict[str, float]  # Adam learning rate per encoding
+
+
+SETTINGS = {
+    'natural': DatasetSetting(10.0, 6.0, {'none': 1e-2, 'basic': 1e-2,
+                                          'positional': 1e-3,
+                                          'gaussian': 1e-3}),
+    'text': DatasetSetting(14.0, 5.0, {name: 1e-3 for name in ENCODINGS}),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+  """Images, resolution and schedule of one run of the table."""
+  natural_images: tuple[str, ...]  # data.load_target sources
+  text_images: tuple[str, ...]
+  num_npz_images: int  # images read from each npz file given on the CLI
+  resolution: int  # N
+  num_steps: int  # full-batch Adam steps per fit
+  depth: int = 4  # model.depth (Dense layers, output included)
+  width: int = 256  # model.width
+  num_features: int = 256  # m (2m features) for positional and gaussian
+  num_evals: int = 10  # evaluations per fit (metrics, GIF frames)
+
+
+PRESETS = {
+    'tiny': Preset(natural_images=('astronaut',), text_images=('text:0',),
+                   num_npz_images=1, resolution=32, num_steps=20, depth=2,
+                   width=16, num_features=8, num_evals=1),
+    'cpu': Preset(natural_images=('astronaut', 'chelsea', 'coffee', 'rocket'),
+                  text_images=tuple(f'text:{i}' for i in range(4)),
+                  num_npz_images=4, resolution=128, num_steps=500),
+    # The bundled photographs with a side of at least 512 px (chelsea,
+    # coffee, rocket and motorcycle are smaller).
+    'paper': Preset(natural_images=(
+        'astronaut', 'hubble_deep_field', 'immunohistochemistry', 'retina',
+        'camera', 'brick', 'grass', 'gravel', 'moon'),
+                    text_images=tuple(f'text:{i}' for i in range(16)),
+                    num_npz_images=16, resolution=512, num_steps=2000),
+}
+
+
+def fit_config(preset: Preset, dataset: str, encoding: str, image: str):
+  """The config of one fit: the paper's setting for (dataset, encoding)."""
+  setting = SETTINGS[dataset]
+  scale = {
+      'positional': common.positional_scale_at(setting.positional_scale,
+                                               preset.resolution),
+      'gaussian': common.gaussian_scale_at(setting.gaussian_scale,
+                                           preset.resolution),
+  }.get(encoding, 1.0)
+  return common.paper_config(
+      preset.resolution, preset.num_steps, preset.num_evals, data__image=image,
+      encoding__name=encoding, encoding__scale=scale,
+      encoding__spacing='log_linear',
+      encoding__num_features=preset.num_features, model__depth=preset.depth,
+      model__width=preset.width,
+      train__learning_rate=setting.learning_rates[encoding])
+
+
+def image_sets(preset: Preset, natural_npz, text_npz) -> dict[str, list[str]]:
+  """The image sources of each data set: the npz files' when given."""
+  npz = {'natural': natural_npz, 'text': text_npz}
+  bundled = {'natural': preset.natural_images, 'text': preset.text_images}
+  return {name: ([f'{npz[name]}:test_data:{i}'
+                  for i in range(preset.num_npz_images)] if npz[name]
+                 else list(bundled[name])) for name in DATASETS}
+
+
+def run_dir(workdir: pathlib.Path, dataset: str, encoding: str,
+            image: str) -> pathlib.Path:
+  """runs/<dataset>/<encoding>/<image>, the image's name made a folder name."""
+  name = pathlib.Path(image.replace(':', '_')).name
+  return workdir / 'runs' / dataset / encoding / name
+
+
+def run(preset_name: str, workdir: pathlib.Path, progress: bool,
+        natural_npz=None, text_npz=None) -> dict[str, Any]:
+  """Fits every (set, encoding, image); writes the table, JSON and figures."""
+  start = time.time()
+  preset = PRESETS[preset_name]
+  images = image_sets(preset, natural_npz, text_npz)
+  keys = [(dataset, encoding, image) for encoding in ENCODINGS
+          for dataset in DATASETS for image in images[dataset]]
+  runs = [run_dir(workdir, *key) for key in keys]
+  # One group per encoding: both sets' fits differ only in VALUE_FIELDS.
+  results = dict(zip(keys, common.train_all(
+      [fit_config(preset, *key) for key in keys], runs, progress)))
+  cells = {}
+  for dataset in DATASETS:
+    for encoding in ENCODINGS:
+      fits = [results[dataset, encoding, image] for image in images[dataset]]
+      mean, std = common.mean_std([r.get('test_psnr') for r in fits])
+      cells[f'{dataset}/{encoding}'] = {
+          'dataset': dataset, 'encoding': encoding, 'mean': mean, 'std': std,
+          'paper': PAPER_PSNR[dataset][encoding], 'images': images[dataset],
+          'test_psnr': [r.get('test_psnr') for r in fits],
+          'train_psnr': [r.get('train_psnr') for r in fits],
+          'errors': [r.get('error') for r in fits],
+          'group_seconds': max(r.get('wall_seconds', 0) for r in fits),
+          'run_dirs': [str(run_dir(workdir, dataset, encoding, image)
+                           .relative_to(workdir))
+                       for image in images[dataset]]}
+      print(f'{dataset:8s} {encoding:10s} test PSNR {_cell(mean, std)} '
+            f'(paper {PAPER_PSNR[dataset][encoding]:.2f})', flush=True)
+  result = {'preset': preset_name, 'settings': dataclasses.asdict(preset),
+            'dataset_settings': {k: dataclasses.asdict(v)
+                                 for k, v in SETTINGS.items()},
+            'machine': common.machine(),
+            'minutes': (time.time() - start) / 60, 'cells': cells}
+  common.write_report(workdir, 'table1', result, markdown(result))
+  plot_bars(workdir / 'table1.png', result)
+  plot_examples(workdir / 'table1_examples.png', workdir, result)
+  return result
+
+
+def _cell(mean, std) -> str:
+  """'mean +- std' in dB, or 'failed'."""
+  return 'failed' if mean is None else f'{mean:.2f} ± {std:.2f}'
+
+
+def markdown(result) -> str:
+  """Table 1 (ours beside the paper's), per-image PSNRs, timing."""
+  cells, settings = result['cells'], result['settings']
+  lines = [
+      f'# Table 1, 2D images (preset {result["preset"]})', '',
+      f'Test PSNR (dB), mean ± std over images; {settings["resolution"]} px, '
+      f'{settings["num_steps"]} Adam steps, {settings["depth"]} x '
+      f'{settings["width"]} MLP, m = {settings["num_features"]}. Paper: 16 '
+      'images per set at 512 px, 2000 steps.', '',
+      '| | ' + ' | '.join(ENCODINGS) + ' |', '|---' * (len(ENCODINGS) + 1)
+      + '|']
+  for dataset in DATASETS:
+    row = [cells[f'{dataset}/{e}'] for e in ENCODINGS]
+    lines.append(f'| {dataset} (ours, {len(row[0]["images"])} images) | '
+                 + ' | '.join(_cell(c['mean'], c['std']) for c in row) + ' |')
+    lines.append(f'| {dataset} (paper) | '
+                 + ' | '.join(f'{c["paper"]:.2f}' for c in row) + ' |')
+  lines += ['', f'Wall time of the whole table: {result["minutes"]:.1f} '
+            f'minutes on {result["machine"]}.', '', '## Per image', '',
+            '| set | image | ' + ' | '.join(ENCODINGS) + ' |',
+            '|---|---' + '|---' * len(ENCODINGS) + '|']
+  for dataset in DATASETS:
+    row = [cells[f'{dataset}/{e}'] for e in ENCODINGS]
+    for index, image in enumerate(row[0]['images']):
+      lines.append(f'| {dataset} | {image} | ' + ' | '.join(
+          'failed' if c['test_psnr'][index] is None
+          else f'{c["test_psnr"][index]:.2f}' for c in row) + ' |')
+  failures = [(key, image, error) for key, c in cells.items()
+              for image, error in zip(c['images'], c['errors']) if error]
+  if failures:
+    lines += ['', '## Failed fits', ''] + [
+        f'- {key} {image}: {error}' for key, image, error in failures]
+  return '\n'.join(lines) + '\n'
+
+
+def plot_bars(path, result):
+  """Grouped bars of mean test PSNR (+- std) per set and encoding, paper marks."""
+  fig, axes = plt.subplots(1, len(DATASETS), figsize=(9, 3.4), dpi=100,
+                           sharey=True)
+  positions = np.arange(len(ENCODINGS))
+  for ax, dataset in zip(axes, DATASETS):
+    cells = [result['cells'][f'{dataset}/{e}'] for e in ENCODINGS]
+    means = [c['mean'] if c['mean'] is not None else np.nan for c in cells]
+    stds = [c['std'] if c['std'] is not None else 0 for c in cells]
+    ax.bar(positions, means, yerr=stds, capsize=3, color='tab:blue',
+           alpha=0.8, label=f'ours ({result["settings"]["resolution"]} px)')
+    ax.plot(positions, [c['paper'] for c in cells], 'k_', markersize=22,
+            markeredgewidth=2, label='paper (512 px)')
+    ax.set_xticks(positions, ENCODINGS)
+    ax.set_title(f'{dataset} ({len(cells[0]["images"])} images)', fontsize=10)
+    ax.grid(axis='y', alpha=0.3)
+  axes[0].set_ylabel('test PSNR (dB)')
+  axes[0].legend(fontsize=8, loc='upper left')
+  sweep.save_figure(fig, path)
+
+
+def plot_examples(path, workdir: pathlib.Path, result):
+  """Per set, one image's target and its reconstruction per encoding.
+
+  The image is the set's first one that every encoding fitted.
+  """
+  fig, axes = plt.subplots(len(DATASETS), len(ENCODINGS) + 1, dpi=100,
+                           figsize=(2.1 * (len(ENCODINGS) + 1),
+                                    2.3 * len(DATASETS)), squeeze=False)
+  for ax_row, dataset in zip(axes, DATASETS):
+    cells = [result['cells'][f'{dataset}/{e}'] for e in ENCODINGS]
+    fitted = [i for i in range(len(cells[0]['images']))
+              if all(c['test_psnr'][i] is not None for c in cells)]
+    if not fitted:
+      common.image_row(ax_row, [])
+      continue
+    index = fitted[0]
+    runs = [workdir / c['run_dirs'][index] for c in cells]
+    panels = [(f'{dataset}: {cells[0]["images"][index]}',
+               runs[0] / 'target.png')]
+    panels += [(f'{encoding}\n{cell["test_psnr"][index]:.2f} dB',
+                run_path / 'reconstruction.png')
+               for encoding, cell, run_path in zip(ENCODINGS, cells, runs)]
+    common.image_row(ax_row, panels)
+  sweep.save_figure(fig, path)
+
+
+def add_arguments(parser):
+  """The paper's data files, when a user has them."""
+  parser.add_argument('--natural_npz', help='data_div2k.npz of the paper')
+  parser.add_argument('--text_npz', help='data_2d_text.npz of the paper')
+
+
+def main(argv=None):
+  """python -m experiments.table1 --preset=... --workdir=..."""
+  common.run_cli(argv, __doc__, lambda preset, workdir, progress, args: run(
+      preset, workdir, progress, args.natural_npz, args.text_npz),
+                 add_arguments)
+
+
+if __name__ == '__main__':
+  main()

@@ -1,0 +1,174 @@
+"""Every paper-reproduction experiment on its tiny preset, plus their helpers.
+
+Each script runs once, in this process, through its command line; the tests
+check that its files exist and parse and that the numbers that must be exact
+are.
+"""
+
+import json
+import math
+
+import imageio.v3 as iio
+import jax
+import numpy as np
+import pytest
+
+from cppn import encodings
+from cppn.errors import CppnError
+from experiments import common
+from experiments import embedding_size
+from experiments import ntk_1d
+from experiments import scale
+from experiments import seed_table
+from experiments import table1
+
+
+def run_tiny(module, workdir, *flags):
+  """Runs `python -m experiments.<module> --preset=tiny`; returns its JSON."""
+  module.main(['--preset=tiny', f'--workdir={workdir}', '--noprogress',
+               *flags])
+  name = module.__name__.rsplit('.', 1)[-1]
+  report = (workdir / f'{name}.md').read_text()
+  assert report.startswith('# ') and '|---' in report
+  return json.loads((workdir / f'{name}.json').read_text())
+
+
+def assert_png(path, min_side=100):
+  """The file is a readable RGB(A) PNG of at least min_side pixels a side."""
+  image = iio.imread(path)
+  assert image.ndim == 3 and min(image.shape[:2]) >= min_side
+
+
+@pytest.fixture(scope='module')
+def paper_npz(tmp_path_factory):
+  """A stand-in for data_div2k.npz: uint8 (2, 64, 64, 3) under test_data."""
+  path = tmp_path_factory.mktemp('npz') / 'data_div2k.npz'
+  rng = np.random.default_rng(0)
+  np.savez(path, test_data=rng.integers(0, 256, (2, 64, 64, 3), np.uint8),
+           train_data=np.zeros((1, 64, 64, 3), np.uint8))
+  return path
+
+
+def test_table1(tmp_path, paper_npz):
+  result = run_tiny(table1, tmp_path, f'--natural_npz={paper_npz}')
+  assert set(result['cells']) == {f'{d}/{e}' for d in table1.DATASETS
+                                  for e in table1.ENCODINGS}
+  natural = result['cells']['natural/gaussian']
+  assert natural['images'] == [f'{paper_npz}:test_data:0']  # 1 in tiny
+  assert result['cells']['text/none']['images'] == ['text:0']
+  for cell in result['cells'].values():
+    assert cell['paper'] == table1.PAPER_PSNR[cell['dataset']][cell['encoding']]
+    assert all(math.isfinite(p) for p in cell['test_psnr'])
+    assert cell['mean'] == pytest.approx(np.mean(cell['test_psnr']))
+    config = json.loads((tmp_path / cell['run_dirs'][0] / 'config.json')
+                        .read_text())
+    setting = table1.SETTINGS[cell['dataset']]
+    assert config['train']['learning_rate'] == setting.learning_rates[
+        cell['encoding']]
+    if cell['encoding'] == 'gaussian':
+      assert config['encoding']['scale'] == setting.gaussian_scale * 32 / 512
+    if cell['encoding'] == 'positional':  # sigma_p - log2(512 / 32)
+      assert config['encoding']['scale'] == setting.positional_scale - 4
+  report = (tmp_path / 'table1.md').read_text()
+  assert '| natural (paper) | 19.32 | 21.71 | 24.95 | 25.57 |' in report
+  assert '| text (paper) | 18.40 | 20.48 | 27.57 | 30.47 |' in report
+  assert result['minutes'] > 0
+  assert_png(tmp_path / 'table1.png')
+  assert_png(tmp_path / 'table1_examples.png')
+
+
+def test_scale(tmp_path):
+  result = run_tiny(scale, tmp_path)
+  sigmas = scale.PRESETS['tiny'].sigmas
+  assert [p['sigma'] for p in result['points']] == list(sigmas)
+  for point in result['points']:
+    assert point['scale'] == point['sigma'] * 32 / 512
+    assert math.isfinite(point['train_psnr']) and math.isfinite(
+        point['test_psnr'])
+    assert (tmp_path / point['run_dir'] / 'reconstruction.png').exists()
+  assert result['best_sigma'] == max(
+      result['points'], key=lambda p: p['test_psnr'])['sigma']
+  assert_png(tmp_path / 'scale.png')
+
+
+def test_embedding_size(tmp_path):
+  result = run_tiny(embedding_size, tmp_path)
+  preset = embedding_size.PRESETS['tiny']
+  assert [(p['depth'], p['num_features']) for p in result['points']] == [
+      (d, m) for d in preset.depths for m in preset.num_features]
+  for point in result['points']:
+    assert math.isfinite(point['mean'])
+    # A depth-D MLP of width w on 2m features with 3 outputs.
+    w, m, d = preset.width, point['num_features'], point['depth']
+    assert point['num_params'] == (2 * m * w + w + (d - 2) * (w * w + w)
+                                   + 3 * w + 3)
+  assert_png(tmp_path / 'embedding_size.png')
+
+
+def test_seed_table_counts_are_exact(tmp_path):
+  result = run_tiny(seed_table, tmp_path)
+  rows = result['rows']
+  assert [r['l_fact'] for r in rows] == [33, 65, 129, 257]
+  assert [r['num_params'] for r in rows] == [11_115, 44_075, 175_531,
+                                             700_587]
+  assert [r['model_bytes'] for r in rows] == [4 * r['num_params']
+                                              for r in rows]
+  for row in rows:
+    assert abs(row['gaussian_params'] / row['num_params'] - 1) < 0.05
+  trained, = [r for r in rows if r['trained']]  # tiny trains L_FACT 33 only
+  for family, run_name in (('seed', 'seed_L33'), ('gaussian', 'gaussian_w52')):
+    assert math.isfinite(trained[f'{family}_psnr'])
+    gif = tmp_path / trained[f'{family}_gif']
+    assert gif.read_bytes() == (tmp_path / 'runs' / run_name /
+                                'progress.gif').read_bytes()
+    assert iio.imread(gif, index=None).shape[1:] == (16, 16, 3)
+  report = (tmp_path / 'seed_table.md').read_text()
+  assert '| 33 | 64 | 11,115 | 43.42 KB |' in report
+  assert '| 257 | 512 | 700,587 | 2.67 MB |' in report
+  assert_png(tmp_path / 'seed_table.png')
+
+
+def test_ntk_1d(tmp_path):
+  result = run_tiny(ntk_1d, tmp_path)
+  preset = ntk_1d.PRESETS['tiny']
+  assert set(result['mappings']) == {'no mapping', 'basic', 'p = 0', 'p = 1'}
+  for mapping in result['mappings'].values():
+    assert all(math.isfinite(v) for v in mapping.values())
+  assert len(result['scatter']) == (len(ntk_1d.SAMPLERS)
+                                    * len(preset.scatter_stds)
+                                    * preset.scatter_trials)
+  for name in ('kernels.png', 'regression.png', 'scatter.png'):
+    assert_png(tmp_path / name)
+
+
+def test_scales_follow_the_resolution():
+  assert common.gaussian_scale_at(10, 128) == 2.5
+  assert common.positional_scale_at(6, 128) == 4
+  with pytest.raises(CppnError, match='resolution'):
+    common.positional_scale_at(5, 16)
+
+
+def test_power_law_signal_is_band_limited_and_scaled():
+  signal = ntk_1d.power_law_signal(jax.random.PRNGKey(0), 64, 16, 1.0)
+  assert signal.min() == pytest.approx(-0.5) and signal.max() == pytest.approx(
+      0.5)
+  spectrum = np.abs(np.fft.rfft(signal))
+  assert np.all(spectrum[16:] < 1e-9 * spectrum.max())
+
+
+@pytest.mark.parametrize('sampler', ntk_1d.SAMPLERS)
+def test_sampler_scale_gives_the_requested_std(sampler):
+  for std in (0.5, 4.0, 40.0):
+    b = encodings.random_matrix(sampler, jax.random.PRNGKey(1),
+                                ntk_1d.sampler_scale(sampler, std), 100_000)
+    assert np.std(np.asarray(b)) == pytest.approx(std, rel=0.03)
+
+
+def test_power_law_mappings():
+  maps = ntk_1d.mappings(ntk_1d.PRESETS['cpu'])  # 128 training points
+  a, b = maps['p = 1']
+  np.testing.assert_array_equal(b, np.arange(1, 65))
+  np.testing.assert_allclose(a, 1 / b)
+  features = ntk_1d.features(np.linspace(0, 1, 5), maps['p = 1'])
+  # sqrt(2m) / |a| scaling: the mean squared feature is 1.
+  np.testing.assert_allclose(np.mean(features**2, -1), 1.0, rtol=1e-5)
