@@ -189,7 +189,10 @@ def run_sweep(config: ml_collections.ConfigDict,
   """
   workdir = pathlib.Path(workdir)
   swept = plan(config, members, workdir)
-  workdir.mkdir(parents=True, exist_ok=True)
+  try:
+    workdir.mkdir(parents=True, exist_ok=True)
+  except OSError as e:
+    raise CppnError(f'cannot create workdir {workdir}: {e.strerror}') from e
   outputs.write_json(workdir / 'sweep.json', {'members': [
       {'name': m.name, 'overrides': m.overrides, 'workdir': str(m.workdir)}
       for m in swept]})
@@ -201,10 +204,10 @@ def run_sweep(config: ml_collections.ConfigDict,
   todo = [g for g in groups if any(
       not (swept[i].workdir / 'summary.json').exists() for i in g)]
   done = [g for g in groups if g not in todo]
+  read_back = [train.train_group(*as_group(g), progress=False) for g in done]
+  trained = run_groups([as_group(g) for g in todo])
   results: list[dict[str, Any]] = [{}] * len(swept)
-  finished = [train.train_group(*as_group(g), progress=False) for g in done]
-  for indices, group_results in zip(done + todo, finished + run_groups(
-      [as_group(g) for g in todo])):
+  for indices, group_results in zip(done + todo, read_back + trained):
     for index, result in zip(indices, group_results):
       results[index] = result
   rows = result_rows(swept, results)

@@ -137,6 +137,7 @@ def test_results_match_members_and_figures_exist(scale_sweep):
     assert float(row['train_psnr']) == pytest.approx(summary['train_psnr'])
     config = json.loads((workdir / row['name'] / 'config.json').read_text())
     assert config['encoding']['scale'] == float(row['encoding.scale'])
+    assert config['train']['learning_rate'] == LEARNING_RATE  # command line
   listed = json.loads((workdir / 'sweep.json').read_text())['members']
   assert [(m['name'], m['overrides']) for m in listed] == [
       (f'scale={s}', {'encoding.scale': s}) for s in SCALES]
@@ -174,38 +175,31 @@ def test_four_devices_give_the_results_of_one(scale_sweep, tmp_path):
       assert float(four[field]) == pytest.approx(float(one[field]), abs=1e-3)
 
 
-def test_rerun_retrains_only_members_without_a_summary(scale_sweep):
+def test_rerun_trains_only_new_or_unfinished_members_and_reports_failure(
+    scale_sweep):
   config_path, workdir = scale_sweep
+  # Rerun with scale=2's summary gone and a fourth member whose learning rate
+  # (over the command line's) diverges: only those two train.
   (workdir / 'scale=2' / 'summary.json').unlink()
   before = {s: (workdir / f'scale={s}' / 'summary.json').stat().st_mtime_ns
             for s in (1, 4)}
+  members = f'[{{"encoding.scale": s}} for s in {SCALES}]'
+  write_sweep_config(config_path.parent,
+                     members + ' + [{"train.learning_rate": 1e30}]')
   result = run_sweep_cli(config_path, workdir,
                          f'--config.train.learning_rate={LEARNING_RATE}')
+  write_sweep_config(config_path.parent, members)
   assert result.returncode == 0, result.stderr
-  assert 'all 3 sweep members finished' in result.stdout
+  assert '1 of 4 sweep members failed' in result.stdout
   assert (workdir / 'scale=2' / 'summary.json').exists()
   assert before == {
       s: (workdir / f'scale={s}' / 'summary.json').stat().st_mtime_ns
       for s in (1, 4)}
-  assert len(read_results(workdir)) == 3
-
-
-def test_a_diverging_member_fails_alone_and_the_sweep_exits_0(tmp_path):
-  config_path = write_sweep_config(
-      tmp_path, '[{"train.learning_rate": lr} for lr in (1e-2, 1e30)]')
-  result = run_sweep_cli(config_path, tmp_path / 'run',
-                         '--config.train.num_steps=20')
-  assert result.returncode == 0, result.stderr
-  assert '1 of 2 sweep members failed' in result.stdout
-  good, bad = read_results(tmp_path / 'run')
-  assert (good['status'], bad['status']) == ('finished', 'failed')
-  assert 'training diverged at step' in bad['error']
-  assert bad['test_psnr'] == ''
-  # Command-line overrides reach every member.
-  for row in (good, bad):
-    config = json.loads((tmp_path / 'run' / row['name'] / 'config.json'
-                         ).read_text())
-    assert config['train']['num_steps'] == 20
+  rows = read_results(workdir)
+  assert [row['status'] for row in rows] == ['finished'] * 3 + ['failed']
+  assert rows[3]['name'] == 'learning_rate=1e+30'
+  assert 'training diverged at step' in rows[3]['error']
+  assert rows[3]['test_psnr'] == ''
 
 
 def test_a_sweep_whose_members_all_fail_exits_1(tmp_path):
