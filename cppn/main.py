@@ -16,6 +16,7 @@ exits 0 with a line saying how many members failed, 1 only if all failed.
 
 import functools
 import pathlib
+import re
 import sys
 
 from absl import app
@@ -93,5 +94,22 @@ def run_sweep(members):
     sys.exit(1)
 
 
+def parse_flags(argv):
+  """absl's flag parsing, with a bad flag or config override as one error line."""
+  try:
+    return FLAGS(argv)
+  except (AttributeError, KeyError) as e:  # a config field that is not there
+    name = re.search(r"(\w+)", str(e)).group(1)
+    named = [a.split('=')[0] for a in argv if a.startswith('--config.')
+             and re.search(rf'\b{name}\b', a.split('=')[0])]
+    hint = re.search(r'Did you mean "(\w+)"', str(e))
+    reason = f'{" ".join(named) or name}: the config has no field {name!r}' + (
+        f'; did you mean {hint.group(1)!r}?' if hint else '')
+  except (flags.Error, TypeError, ValueError, OSError) as e:
+    reason = ' '.join(str(e).split())
+  print(f'error: bad command line: {reason}', file=sys.stderr)
+  sys.exit(2)
+
+
 if __name__ == '__main__':
-  app.run(main)
+  app.run(main, flags_parser=parse_flags)

@@ -78,6 +78,8 @@ def zip_(axes: Mapping[str, Sequence]) -> list[Overrides]:
 
 def load_config_module(config_path):
   """Imports a config file (configs/*.py) as a module."""
+  if not pathlib.Path(config_path).is_file():
+    raise CppnError(f'config file not found: {config_path}')
   spec = importlib.util.spec_from_file_location('cppn_sweep_config',
                                                 config_path)
   module = importlib.util.module_from_spec(spec)

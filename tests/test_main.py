@@ -83,6 +83,10 @@ def test_rerun_of_a_finished_run_changes_nothing(finished_run):
      'image file not found: /no/such/image.png'),
     ('--config.encoding.name=wavelet', "unknown encoding.name 'wavelet'"),
     ('--config.train.num_steps=-3', 'train.num_steps must be >= 1, got -3'),
+    ('--config.train.num_stepz=5',
+     "--config.train.num_stepz: the config has no field 'num_stepz'; did you "
+     "mean 'num_steps'?"),
+    ('--config.model.width=wide', "invalid literal for int() with base 10"),
 ])
 def test_bad_input_is_one_error_line_and_nonzero_exit(tmp_path, override,
                                                       message):
