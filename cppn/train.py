@@ -290,8 +290,8 @@ def prepare_workdir(workdir, config: ml_collections.ConfigDict) -> pathlib.Path:
   recorded = outputs.read_json(workdir / 'config.json')
   has_progress = (workdir / 'metrics.jsonl').exists()
   if has_progress and recorded is not None and recorded != resolved:
-    changed = sorted(k for k in set(_flatten(recorded)) | set(
-        _flatten(resolved)) if _flatten(recorded).get(k) != _flatten(
+    changed = sorted(k for k in set(flatten(recorded)) | set(
+        flatten(resolved)) if flatten(recorded).get(k) != flatten(
             resolved).get(k))
     raise CppnError(f'workdir {workdir} holds a run with another config '
                     f'(differs in: {", ".join(changed)}); use a new --workdir or '
@@ -300,12 +300,12 @@ def prepare_workdir(workdir, config: ml_collections.ConfigDict) -> pathlib.Path:
   return workdir
 
 
-def _flatten(tree, prefix=''):
+def flatten(tree, prefix=''):
   """{'a': {'b': 1}} -> {'a.b': 1}."""
   flat = {}
   for key, value in tree.items():
     if isinstance(value, dict):
-      flat.update(_flatten(value, f'{prefix}{key}.'))
+      flat.update(flatten(value, f'{prefix}{key}.'))
     else:
       flat[f'{prefix}{key}'] = value
   return flat
@@ -319,7 +319,7 @@ VALUE_FIELDS = ('seed', 'data.image', 'encoding.scale', 'encoding.seed',
 
 def shape_signature(config: ml_collections.ConfigDict) -> str:
   """The config with VALUE_FIELDS removed: equal signatures train together."""
-  flat = _flatten(config.to_dict())
+  flat = flatten(config.to_dict())
   return repr(sorted((k, v) for k, v in flat.items() if k not in VALUE_FIELDS))
 
 
@@ -331,6 +331,21 @@ def first_divergence(losses: np.ndarray, first_step: int,
     return None
   return (f'training diverged at step {first_step + int(bad[0])}: loss is '
           f'{losses[bad[0]]}; lower train.learning_rate (now {learning_rate})')
+
+
+def loss_rose(rows: list[dict[str, float]],
+              config: ml_collections.ConfigDict) -> str | None:
+  """A divergence message if training ended above its step-0 loss, else None.
+
+  A learning rate far too large can saturate the output activation without
+  any NaN; a finished fit never ends worse than its initialisation.
+  """
+  if len(rows) < 2 or rows[0]['step'] != 0 or rows[-1]['loss'] <= rows[0][
+      'loss']:
+    return None
+  return (f'training diverged: the loss rose from {rows[0]["loss"]:.4g} at '
+          f'step 0 to {rows[-1]["loss"]:.4g} at step {rows[-1]["step"]}; lower '
+          f'train.learning_rate (now {config.learning_rate})')
 
 
 def check_finite(losses: np.ndarray, first_step: int, learning_rate: float):
@@ -555,8 +570,11 @@ def fit_members(members: list[Member], states: list[TrainState],
       make_predict_fn(state.apply_fn, config.encoding.name,
                       config.train.chunk_size), in_axes=(0, 0, None)))
 
+  latest = {}  # the newest evaluation's test predictions, reused at the end
+
   def evaluate_and_log():
     rows, frames = evaluate(predict, state, encoding_params, members)
+    latest['frames'] = frames
     for member, row, frame in zip(members, rows, frames):
       if member.failure:
         continue
@@ -615,8 +633,14 @@ def fit_members(members: list[Member], states: list[TrainState],
             'steps_per_second': ((num_steps - first_step) / train_seconds
                                  if train_seconds else None),
             'resumed_from_step': first_step, 'group_size': len(members)}
+  if 'frames' not in latest or int(state.step[0]) != members[0].rows[-1][
+      'step']:
+    evaluate_and_log()
+  for member in members:
+    member.failure = member.failure or loss_rose(member.rows,
+                                                 member.config.train)
   return write_final_outputs(predict, state, encoding_params, members,
-                             num_params, timing)
+                             latest['frames'], num_params, timing)
 
 
 def evaluate(predict, state: TrainState, encoding_params,
@@ -646,14 +670,18 @@ def evaluate(predict, state: TrainState, encoding_params,
   return rows, frames
 
 
-def write_final_outputs(predict, state, encoding_params, members, num_params,
-                        timing) -> list[dict[str, Any]]:
-  """Renders, plots and summarises each member that did not fail."""
+def write_final_outputs(predict, state, encoding_params, members,
+                        test_predictions, num_params, timing
+                        ) -> list[dict[str, Any]]:
+  """Renders, plots and summarises each member that did not fail.
+
+  `test_predictions`: per member its (h, w, 3) test-pixel prediction at the
+  final step (for SSIM).
+  """
   resolution = members[0].config.data.resolution
   reconstructions = np.asarray(predict(
       state.params, encoding_params,
       data.coordinate_grid(resolution).reshape(-1, 2)))
-  _, test_predictions = evaluate(predict, state, encoding_params, members)
   results = []
   for index, member in enumerate(members):
     if member.failure:

@@ -52,7 +52,7 @@ def run_timed(command: list[str]) -> float:
 
 def override_flags(config) -> list[str]:
   """--config.FIELD=VALUE for every field where `config` differs from default."""
-  flatten = train._flatten  # pylint: disable=protected-access
+  flatten = train.flatten
   base = flatten(default.get_config().to_dict())
   return [f'--config.{key}={value}'
           for key, value in flatten(config.to_dict()).items()

@@ -169,3 +169,10 @@ def test_a_run_too_large_for_memory_is_refused_up_front(tmp_path):
                     data__split='memorize', train__chunk_size=0,
                     model__width=4096)
   assert not (tmp_path / 'checkpoints').exists()
+
+
+def test_a_loss_that_ends_above_its_start_is_a_divergence(tmp_path):
+  # lr 1e6 saturates the sigmoid without a NaN: the loss only rises.
+  with pytest.raises(CppnError, match='the loss rose from .* at step 0'):
+    run_test_config(tmp_path, train__learning_rate=1e6)
+  assert not (tmp_path / 'summary.json').exists()
