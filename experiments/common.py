@@ -16,6 +16,9 @@ rerun skips finished fits), its figure(s) as PNG and its numbers as
                     proportional to N, sigma_p is log2 of the top frequency)
   train_all         fits configs through train.train_group, one group per
                     train.shape_signature, results in input order
+  fit_minutes       the fits' wall time, read back from their summaries
+  mean_std          mean and std over images, failed fits left out
+  machine           the machine in words, for reports
   run_cli           the command line every script shares
   write_report      <name>.json and <name>.md, atomically
   image_row         a row of labelled images (targets, reconstructions)
@@ -34,7 +37,6 @@ from typing import Any, Callable, Sequence
 
 import imageio.v3 as iio
 import jax
-import matplotlib
 import ml_collections
 import numpy as np
 
@@ -43,9 +45,6 @@ from cppn import outputs
 from cppn import sweep
 from cppn import train
 from cppn.errors import CppnError
-
-matplotlib.use('Agg')
-import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 
 PAPER_RESOLUTION = 512  # the side at which the paper's sigmas are quoted
 PRESET_NAMES = ('cpu', 'paper', 'tiny')
@@ -103,6 +102,13 @@ def train_all(configs: Sequence[ml_collections.ConfigDict], workdirs: Sequence,
     for index, result in zip(indices, group):
       results[index] = result
   return results
+
+
+def fit_minutes(results: Sequence[dict[str, Any]]) -> float:
+  """Minutes the fits took, from their summaries (so a rerun that skips
+  finished fits still reports them): each group's wall time counted once."""
+  return sum(r['wall_seconds'] / r['group_size'] for r in results
+             if 'wall_seconds' in r) / 60
 
 
 def mean_std(values: Sequence[float]) -> tuple[float | None, float | None]:

@@ -12,7 +12,7 @@ writes runs/depth=D/m=M/IMAGE/ (one cppn run each), embedding_size.png (test
 PSNR, mean over images, against m on a log axis, one line per depth),
 embedding_size.md and embedding_size.json. Expect PSNR to rise with m and
 level off past a few hundred, and deeper networks to do better at small m.
-Presets: tiny (32 px, seconds), cpu (64 px, 2 images, 800 steps), paper
+Presets: tiny (32 px, seconds), cpu (64 px, 2 images, 400 steps), paper
 (512 px, 4 images, 2000 steps).
 """
 
@@ -49,7 +49,7 @@ PRESETS = {
                    depths=(2, 4), num_steps=20, width=16, num_evals=1),
     'cpu': Preset(images=('astronaut', 'coffee'), resolution=64,
                   num_features=tuple(2**k for k in range(3, 11)),
-                  depths=(2, 4, 8), num_steps=800),
+                  depths=(2, 4, 8), num_steps=400),
     'paper': Preset(images=('astronaut', 'hubble_deep_field',
                             'immunohistochemistry', 'retina'),
                     resolution=512,
@@ -95,6 +95,7 @@ def run(preset_name: str, workdir: pathlib.Path,
             'gaussian_scale': common.gaussian_scale_at(GAUSSIAN_SCALE,
                                                        preset.resolution),
             'machine': common.machine(), 'minutes': (time.time() - start) / 60,
+            'fit_minutes': common.fit_minutes(list(results.values())),
             'points': points}
   common.write_report(workdir, 'embedding_size', result, markdown(result))
   plot(workdir / 'embedding_size.png', result)
@@ -111,7 +112,8 @@ def markdown(result) -> str:
            f'at {settings["resolution"]} px; Gaussian sigma '
            f'{result["gaussian_scale"]:g} (10 at 512 px), width '
            f'{settings["width"]}, {settings["num_steps"]} Adam steps. '
-           f'{result["minutes"]:.1f} minutes on {result["machine"]}.', '',
+           f'{result["minutes"]:.1f} minutes on {result["machine"]} (training '
+           f'{result["fit_minutes"]:.1f}, from the runs\' summaries).', '',
            '| m | ' + ' | '.join(f'depth {d}' for d in depths) + ' |',
            '|---' * (len(depths) + 1) + '|']
   for m in settings['num_features']:
@@ -123,21 +125,19 @@ def markdown(result) -> str:
 
 
 def plot(path, result):
-  """Mean test PSNR against m (log), one line per depth, std as a band."""
+  """Mean test PSNR against m (log), one line per depth."""
   settings = result['settings']
   fig, ax = plt.subplots(figsize=(5.5, 3.8), dpi=100)
   for depth in settings['depths']:
     points = [p for p in result['points']
               if p['depth'] == depth and p['mean'] is not None]
-    m = [p['num_features'] for p in points]
-    mean = [p['mean'] for p in points]
-    ax.plot(m, mean, 'o-', label=f'depth {depth}')
-    ax.fill_between(m, [p['mean'] - p['std'] for p in points],
-                    [p['mean'] + p['std'] for p in points], alpha=0.15)
+    ax.plot([p['num_features'] for p in points], [p['mean'] for p in points],
+            'o-', label=f'depth {depth}')
   ax.set_xscale('log', base=2)
-  ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+  ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(
+      lambda value, _: f'{value:g}'))
   ax.set_xlabel('embedding size m (2m features)')
-  ax.set_ylabel('test PSNR (dB)')
+  ax.set_ylabel('test PSNR (dB), mean over images')
   ax.set_title(f'Gaussian features, {settings["resolution"]} px, '
                f'{len(settings["images"])} image(s)', fontsize=10)
   ax.grid(alpha=0.3, which='both')

@@ -85,6 +85,7 @@ def run(preset_name: str, workdir: pathlib.Path,
   best = max(finished, key=lambda p: p['test_psnr'], default=None)
   result = {'preset': preset_name, 'settings': dataclasses.asdict(preset),
             'machine': common.machine(), 'minutes': (time.time() - start) / 60,
+            'fit_minutes': common.fit_minutes(results),
             'best_sigma': best and best['sigma'], 'points': points}
   common.write_report(workdir, 'scale', result, markdown(result))
   plot(workdir / 'scale.png', workdir, result)
@@ -99,7 +100,8 @@ def markdown(result) -> str:
            f'{settings["num_steps"]} Adam steps, m = '
            f'{settings["num_features"]}; sigma quoted at 512 px (the fit uses '
            f'sigma x {settings["resolution"]} / 512). '
-           f'{result["minutes"]:.1f} minutes on {result["machine"]}.', '',
+           f'{result["minutes"]:.1f} minutes on {result["machine"]} (training '
+           f'{result["fit_minutes"]:.1f}, from the runs\' summaries).', '',
            '| sigma (512 px) | sigma used | train PSNR | test PSNR |',
            '|---|---|---|---|']
   for p in result['points']:
@@ -125,7 +127,8 @@ def plot(path, workdir: pathlib.Path, result):
   ax.plot(sigmas, [p['train_psnr'] for p in finished], 'o-', label='train')
   ax.plot(sigmas, [p['test_psnr'] for p in finished], 's-', label='test')
   ax.set_xscale('log', base=2)
-  ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+  ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(
+      lambda value, _: f'{value:g}'))
   ax.set_xlabel(f'Gaussian sigma (at 512 px; fits use sigma x '
                 f'{settings["resolution"]}/512)')
   ax.set_ylabel('PSNR (dB)')

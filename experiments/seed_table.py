@@ -169,6 +169,7 @@ def run(preset_name: str, workdir: pathlib.Path,
             'gaussian_scale': common.gaussian_scale_at(GAUSSIAN_SCALE,
                                                        preset.resolution),
             'machine': common.machine(), 'minutes': (time.time() - start) / 60,
+            'fit_minutes': common.fit_minutes(results),
             'rows': rows}
   common.write_report(workdir, 'seed_table', result, markdown(result))
   plot(workdir / 'seed_table.png', result)
@@ -194,7 +195,8 @@ def markdown(result) -> str:
       f'over every pixel), Adam 1e-3 on minibatches of 32 pixels, '
       f'{settings["num_steps"]:,} steps ({epochs:.1f} epochs; the seed ran '
       f'25). PNG of the image: {size_text(png)}. '
-      f'{result["minutes"]:.1f} minutes on {result["machine"]}.', '',
+      f'{result["minutes"]:.1f} minutes on {result["machine"]} (training '
+      f'{result["fit_minutes"]:.1f}, from the runs\' summaries).', '',
       '| L_FACT | features | parameters | fp32 size | size / PNG | PSNR (dB) '
       '| Gaussian MLP (depth 4, width = m) | parameters | PSNR (dB) |',
       '|---|---|---|---|---|---|---|---|---|']

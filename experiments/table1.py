@@ -9,11 +9,13 @@ ReLU MLP, m = 256, sigmoid output), paper split (train [::2, ::2], test
   text     sigma_g 14, sigma_p 5, lr 1e-3 for all
 
 quoted at 512 px and scaled to the preset's resolution N (sigma_g * N / 512,
-sigma_p - log2(512 / N)). Natural set: bundled photographs; text set:
-generated text images (text:0, text:1, ...); with --natural_npz / --text_npz
-the paper's files (FILE.npz, images of 'test_data'). The fits of one
-encoding on one set differ only in data.image, so they train as one vmapped
-train.train_group.
+sigma_p - log2(512 / N)). Natural set: bundled photographs, centre-cropped
+and downsampled to N; text set: generated text images (text:0, text:1, ...)
+at 512 px, centre-cropped to N (downsampled, their letters would be too thin
+to interpolate; see cropped_text); with --natural_npz / --text_npz the
+paper's files (FILE.npz, images of 'test_data'). The fits of one encoding
+(both sets) differ only in data.image, encoding.scale and
+train.learning_rate, so they train as one vmapped train.train_group.
 
   python -m experiments.table1 --preset=cpu --workdir=runs/table1
 
@@ -23,7 +25,7 @@ table1.json, table1.png (the table as bars, the paper's numbers as marks)
 and table1_examples.png (one image per set and its four reconstructions).
 Expect the paper's ranking none < basic < positional < gaussian on both sets;
 the absolute values differ (other images, lower resolution, fewer steps).
-Presets: tiny (32 px, seconds), cpu (128 px, 4 + 4 images, 500 steps; see
+Presets: tiny (32 px, seconds), cpu (128 px, 4 + 4 images, 400 steps; see
 docs/reproducing.md for its time and numbers), paper (512 px, 2000 steps,
 the 9 bundled photographs of at least 512 px and 16 text images, or 16 + 16
 from the npz files; for a GPU).
@@ -37,7 +39,10 @@ from typing import Any
 import matplotlib
 import numpy as np
 
+from cppn import data
+from cppn import outputs
 from cppn import sweep
+from cppn.errors import CppnError
 from experiments import common
 
 matplotlib.use('Agg')
@@ -90,7 +95,7 @@ PRESETS = {
                    width=16, num_features=8, num_evals=1),
     'cpu': Preset(natural_images=('astronaut', 'chelsea', 'coffee', 'rocket'),
                   text_images=tuple(f'text:{i}' for i in range(4)),
-                  num_npz_images=4, resolution=128, num_steps=500),
+                  num_npz_images=4, resolution=128, num_steps=400),
     # The bundled photographs with a side of at least 512 px (chelsea,
     # coffee, rocket and motorcycle are smaller).
     'paper': Preset(natural_images=(
@@ -128,11 +133,43 @@ def image_sets(preset: Preset, natural_npz, text_npz) -> dict[str, list[str]]:
                  else list(bundled[name])) for name in DATASETS}
 
 
+def cropped_text(source: str, resolution: int, workdir: pathlib.Path) -> str:
+  """A text-set image at N px the way the paper's statistics survive: a crop.
+
+  The paper's text images are 512 px with 20-60 px letters; downsampled to
+  N = 128 their strokes fall under one pixel and the odd (test) pixels are
+  unpredictable from the even ones for every encoding. So below 512 px the
+  image is centre-cropped to N x N instead, keeping the letters' size in
+  pixels (the frequencies per pixel, which sigma_g * N / 512 assumes).
+
+  Returns:
+    `source` itself at N >= 512, else the path of the crop, written once as
+    PNG under workdir/images/.
+  """
+  if resolution >= data.TEXT_IMAGE_SIZE:
+    return source
+  path = workdir / 'images' / f'{folder_name(source)}_crop{resolution}.png'
+  if not path.exists():
+    image = data.center_crop_square(data.load_image(source))
+    if image.shape[0] < resolution:
+      raise CppnError(f'text image {source} is {image.shape[0]} px, smaller '
+                      f'than data.resolution={resolution}')
+    offset = (image.shape[0] - resolution) // 2
+    path.parent.mkdir(exist_ok=True)
+    outputs.write_png(path, image[offset:offset + resolution,
+                                  offset:offset + resolution])
+  return str(path)
+
+
+def folder_name(image: str) -> str:
+  """An image source as a folder name: 'text:0' -> 'text_0', paths -> name."""
+  return pathlib.Path(image.replace(':', '_')).name
+
+
 def run_dir(workdir: pathlib.Path, dataset: str, encoding: str,
             image: str) -> pathlib.Path:
-  """runs/<dataset>/<encoding>/<image>, the image's name made a folder name."""
-  name = pathlib.Path(image.replace(':', '_')).name
-  return workdir / 'runs' / dataset / encoding / name
+  """runs/<dataset>/<encoding>/<image's folder name>."""
+  return workdir / 'runs' / dataset / encoding / folder_name(image)
 
 
 def run(preset_name: str, workdir: pathlib.Path, progress: bool,
@@ -141,12 +178,16 @@ def run(preset_name: str, workdir: pathlib.Path, progress: bool,
   start = time.time()
   preset = PRESETS[preset_name]
   images = image_sets(preset, natural_npz, text_npz)
+  sources = {image: image for image in images['natural']}
+  sources.update({image: cropped_text(image, preset.resolution, workdir)
+                  for image in images['text']})
   keys = [(dataset, encoding, image) for encoding in ENCODINGS
           for dataset in DATASETS for image in images[dataset]]
   runs = [run_dir(workdir, *key) for key in keys]
   # One group per encoding: both sets' fits differ only in VALUE_FIELDS.
   results = dict(zip(keys, common.train_all(
-      [fit_config(preset, *key) for key in keys], runs, progress)))
+      [fit_config(preset, dataset, encoding, sources[image])
+       for dataset, encoding, image in keys], runs, progress)))
   cells = {}
   for dataset in DATASETS:
     for encoding in ENCODINGS:
@@ -168,7 +209,9 @@ def run(preset_name: str, workdir: pathlib.Path, progress: bool,
             'dataset_settings': {k: dataclasses.asdict(v)
                                  for k, v in SETTINGS.items()},
             'machine': common.machine(),
-            'minutes': (time.time() - start) / 60, 'cells': cells}
+            'minutes': (time.time() - start) / 60,
+            'fit_minutes': common.fit_minutes(list(results.values())),
+            'cells': cells}
   common.write_report(workdir, 'table1', result, markdown(result))
   plot_bars(workdir / 'table1.png', result)
   plot_examples(workdir / 'table1_examples.png', workdir, result)
@@ -198,7 +241,9 @@ def markdown(result) -> str:
     lines.append(f'| {dataset} (paper) | '
                  + ' | '.join(f'{c["paper"]:.2f}' for c in row) + ' |')
   lines += ['', f'Wall time of the whole table: {result["minutes"]:.1f} '
-            f'minutes on {result["machine"]}.', '', '## Per image', '',
+            f'minutes on {result["machine"]} (training: '
+            f'{result["fit_minutes"]:.1f} minutes, summed over the groups\' '
+            'runs, also when a rerun skipped them).', '', '## Per image', '',
             '| set | image | ' + ' | '.join(ENCODINGS) + ' |',
             '|---|---' + '|---' * len(ENCODINGS) + '|']
   for dataset in DATASETS:
@@ -253,7 +298,7 @@ def plot_examples(path, workdir: pathlib.Path, result):
       continue
     index = fitted[0]
     runs = [workdir / c['run_dirs'][index] for c in cells]
-    panels = [(f'{dataset}: {cells[0]["images"][index]}',
+    panels = [(f'{dataset}: {folder_name(cells[0]["images"][index])}',
                runs[0] / 'target.png')]
     panels += [(f'{encoding}\n{cell["test_psnr"][index]:.2f} dB',
                 run_path / 'reconstruction.png')

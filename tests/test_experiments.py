@@ -13,7 +13,9 @@ import jax
 import numpy as np
 import pytest
 
+from cppn import data
 from cppn import encodings
+from cppn import outputs
 from cppn.errors import CppnError
 from experiments import common
 from experiments import embedding_size
@@ -56,6 +58,10 @@ def test_table1(tmp_path, paper_npz):
   natural = result['cells']['natural/gaussian']
   assert natural['images'] == [f'{paper_npz}:test_data:0']  # 1 in tiny
   assert result['cells']['text/none']['images'] == ['text:0']
+  # Text below 512 px: the 512-px image centre-cropped, not downsampled.
+  crop = iio.imread(tmp_path / 'images' / 'text_0_crop32.png')
+  full = outputs.to_uint8(data.make_text_image(512, 0))
+  np.testing.assert_array_equal(crop, full[240:272, 240:272])
   for cell in result['cells'].values():
     assert cell['paper'] == table1.PAPER_PSNR[cell['dataset']][cell['encoding']]
     assert all(math.isfinite(p) for p in cell['test_psnr'])
@@ -72,7 +78,7 @@ def test_table1(tmp_path, paper_npz):
   report = (tmp_path / 'table1.md').read_text()
   assert '| natural (paper) | 19.32 | 21.71 | 24.95 | 25.57 |' in report
   assert '| text (paper) | 18.40 | 20.48 | 27.57 | 30.47 |' in report
-  assert result['minutes'] > 0
+  assert result['minutes'] > 0 and result['fit_minutes'] > 0
   assert_png(tmp_path / 'table1.png')
   assert_png(tmp_path / 'table1_examples.png')
 
@@ -146,6 +152,12 @@ def test_scales_follow_the_resolution():
   assert common.positional_scale_at(6, 128) == 4
   with pytest.raises(CppnError, match='resolution'):
     common.positional_scale_at(5, 16)
+
+
+def test_fit_minutes_counts_each_group_once():
+  group = [{'wall_seconds': 60.0, 'group_size': 2}] * 2
+  assert common.fit_minutes(group + [{'wall_seconds': 30.0, 'group_size': 1},
+                                     {'error': 'diverged'}]) == 1.5
 
 
 def test_power_law_signal_is_band_limited_and_scaled():
