@@ -62,7 +62,7 @@ def get_config():
   config.train.eval_every_steps = 100  # evaluate, checkpoint, GIF frame
   # Pixels per chunk of the full-batch gradient and of rendering: bounds
   # memory, same result up to rounding. 0: one chunk.
-  config.train.chunk_size = 16384
+  config.train.chunk_size = 8192
   # Precompute the training features when they take at most this many MiB;
   # larger images encode each chunk on the fly at every step instead.
   config.train.feature_cache_mb = 2048
