@@ -18,7 +18,9 @@ and prints a table: training pixels, steps/s of each, speedup, achieved
 GFLOP/s, fraction of the fp32 matmul rate measured in the same run (best of
 2048^3 matmuls before and after), peak resident memory. With --cli it also
 times the command line itself at two step counts with one evaluation each, so
-start-up, compilation and evaluation cancel. Writes benchmark.json and
+start-up, compilation and evaluation cancel. With --sweep it also times the
+8-member sigma sweep as one command against 8 separate commands
+(experiments/sweep_speed.py). Writes benchmark.json and
 benchmark.md into --workdir. Run it on a quiet machine: a second busy process
 halves every number.
 """
@@ -156,7 +158,7 @@ def benchmark(sizes, with_cli):
 
 
 def markdown(result):
-  """The result as a markdown table."""
+  """The result as a markdown table (and the sweep ratio, if measured)."""
   lines = [
       f'fp32 matmul: {result["matmul_gflops"]:.1f} GFLOP/s '
       f'({result["device"]}); {result["flops_per_pixel"] / 1e6:.2f} MFLOP '
@@ -176,6 +178,11 @@ def markdown(result):
         f'{r["reference_peak_mb"]:.0f} |'
         + (f' {r["cli_steps_per_second"]:.2f} |' if 'cli_steps_per_second'
            in r else ''))
+  if 'sweep' in result:
+    sweep = result['sweep']
+    lines += ['', f'sweep of {sweep["members"]} members: one command '
+              f'{sweep["sweep_seconds"]:.1f} s, separate commands '
+              f'{sweep["separate_seconds"]:.1f} s, ratio {sweep["ratio"]:.2f}x']
   return '\n'.join(lines) + '\n'
 
 
@@ -186,6 +193,8 @@ def main(argv=None):
                       help='image sides N; N^2 / 4 training pixels each')
   parser.add_argument('--cli', action='store_true',
                       help='also time the command line at two step counts')
+  parser.add_argument('--sweep', action='store_true',
+                      help='also time a sweep against separate runs')
   parser.add_argument('--measure', choices=('cppn', 'reference'),
                       help=argparse.SUPPRESS)  # one measurement (subprocess)
   parser.add_argument('--steps', type=int, help=argparse.SUPPRESS)
@@ -200,6 +209,11 @@ def main(argv=None):
   result = benchmark(sizes, args.cli)
   workdir = pathlib.Path(args.workdir)
   workdir.mkdir(parents=True, exist_ok=True)
+  if args.sweep:
+    from experiments import sweep_speed  # pylint: disable=g-import-not-at-top
+    with tempfile.TemporaryDirectory() as sweep_dir:
+      result['sweep'] = sweep_speed.measure('configs/sweep_scale.py',
+                                            pathlib.Path(sweep_dir))
   (workdir / 'benchmark.json').write_text(json.dumps(result, indent=2))
   table = markdown(result)
   (workdir / 'benchmark.md').write_text(table)

@@ -176,3 +176,30 @@ def test_a_loss_that_ends_above_its_start_is_a_divergence(tmp_path):
   with pytest.raises(CppnError, match='the loss rose from .* at step 0'):
     run_test_config(tmp_path, train__learning_rate=1e6)
   assert not (tmp_path / 'summary.json').exists()
+
+
+def test_fast_path_matches_a_plain_step_loop_in_final_psnr(tmp_path):
+  """scan + chunked gradient + precomputed features vs one jitted step a call."""
+  from cppn import data, encodings, metrics  # pylint: disable=g-import-not-at-top
+  config = configs.test.get_config()
+  fast = train.train_and_evaluate(config, tmp_path, progress=False)
+  dataset = data.make_dataset(
+      data.load_target(config.data.image, config.data.resolution),
+      config.data.split)
+  encoding_params = encodings.init_encoding(config.encoding,
+                                            config.data.resolution)
+  encode = lambda coords: np.asarray(encodings.encode(
+      config.encoding.name, encoding_params, coords))
+  batch = train.prepare_batch(encode(dataset.train_coords),
+                              dataset.train_pixels, 0)
+  init_key, batch_key = jax.random.split(jax.random.PRNGKey(config.seed))
+  state = train.create_train_state(models.make_model(config.model),
+                                   batch['x'].shape[-1], config.train, init_key)
+  step = jax.jit(train.train_step, static_argnums=3)
+  for _ in range(config.train.num_steps):
+    state, _ = step(state, batch, batch_key, 0)
+  pred = state.apply_fn({'params': state.params},
+                        encode(dataset.test_coords))
+  plain_psnr = float(metrics.psnr_from_mse(
+      metrics.mse(pred, dataset.test_pixels)))
+  assert fast['test_psnr'] == pytest.approx(plain_psnr, abs=0.05)
