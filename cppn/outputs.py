@@ -134,6 +134,11 @@ def plot_curves(path, rows, title=''):
   ax.set_title(title, fontsize=9)
   ax.grid(alpha=0.3)
   ax.legend()
+  save_figure(fig, path)
+
+
+def save_figure(fig, path):
+  """Saves a matplotlib figure as PNG atomically and closes it."""
   fig.tight_layout()
   with atomic_open(path, 'wb') as f:
     fig.savefig(f, format='png')

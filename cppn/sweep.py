@@ -280,14 +280,6 @@ def write_figures(workdir: pathlib.Path, members: Sequence[SweepMember],
     plot_psnr_vs(workdir / f'psnr_vs_{name}.png', field, members, rows)
 
 
-def save_figure(fig, path):
-  """Saves a matplotlib figure as PNG atomically and closes it."""
-  fig.tight_layout()
-  with outputs.atomic_open(path, 'wb') as f:
-    fig.savefig(f, format='png')
-  plt.close(fig)
-
-
 def plot_comparison(path, members: Sequence[SweepMember],
                     rows: Sequence[dict[str, Any]], max_columns: int = 6):
   """The ground truth, then each member's reconstruction.png, in a grid.
@@ -313,7 +305,7 @@ def plot_comparison(path, members: Sequence[SweepMember],
     if image is not None:
       ax.imshow(image, interpolation='nearest')
     ax.set_title(label, fontsize=8)
-  save_figure(fig, path)
+  outputs.save_figure(fig, path)
 
 
 def plot_test_curves(path, members: Sequence[SweepMember]):
@@ -328,7 +320,7 @@ def plot_test_curves(path, members: Sequence[SweepMember]):
   ax.set_ylabel('test PSNR (dB)')
   ax.grid(alpha=0.3)
   ax.legend(fontsize=7, ncol=1 + len(members) // 8)
-  save_figure(fig, path)
+  outputs.save_figure(fig, path)
 
 
 def plot_psnr_vs(path, field: str, members: Sequence[SweepMember],
@@ -346,4 +338,4 @@ def plot_psnr_vs(path, field: str, members: Sequence[SweepMember],
   ax.set_ylabel('final PSNR (dB)')
   ax.grid(alpha=0.3)
   ax.legend()
-  save_figure(fig, path)
+  outputs.save_figure(fig, path)

@@ -23,7 +23,7 @@ rerun skips finished fits), its figure(s) as PNG and its numbers as
   write_report      <name>.json and <name>.md, atomically
   image_row         a row of labelled images (targets, reconstructions)
 
-Figures are saved with sweep.save_figure.
+Figures are saved with outputs.save_figure.
 """
 
 import argparse

@@ -23,7 +23,7 @@ from typing import Any
 
 import matplotlib
 
-from cppn import sweep
+from cppn import outputs
 from experiments import common
 
 matplotlib.use('Agg')
@@ -142,7 +142,7 @@ def plot(path, result):
                f'{len(settings["images"])} image(s)', fontsize=10)
   ax.grid(alpha=0.3, which='both')
   ax.legend()
-  sweep.save_figure(fig, path)
+  outputs.save_figure(fig, path)
 
 
 def main(argv=None):

@@ -54,7 +54,7 @@ import numpy as np
 
 from cppn import encodings
 from cppn import ntk
-from cppn import sweep
+from cppn import outputs
 from experiments import common
 
 matplotlib.use('Agg')
@@ -356,7 +356,7 @@ def plot_kernels(path, v, kernels):
   for ax in (ax_row, ax_spectrum):
     ax.grid(alpha=0.3)
   ax_row.legend(fontsize=7)
-  sweep.save_figure(fig, path)
+  outputs.save_figure(fig, path)
 
 
 def plot_regression(path, fit):
@@ -391,7 +391,7 @@ def plot_regression(path, fit):
     ax.set_title(f'{split} error (solid: network, dashed: NTK)', fontsize=10)
     ax.grid(alpha=0.3, which='both')
   axes[2].legend(fontsize=7)
-  sweep.save_figure(fig, path)
+  outputs.save_figure(fig, path)
 
 
 def plot_scatter(path, points):
@@ -407,7 +407,7 @@ def plot_scatter(path, points):
   ax.set_ylabel('test MSE (NTK prediction)')
   ax.grid(alpha=0.3, which='both')
   ax.legend(fontsize=8)
-  sweep.save_figure(fig, path)
+  outputs.save_figure(fig, path)
 
 
 def main(argv=None):

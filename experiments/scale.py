@@ -26,7 +26,7 @@ import matplotlib
 import numpy as np
 
 from cppn import data
-from cppn import sweep
+from cppn import outputs
 from experiments import common
 
 matplotlib.use('Agg')
@@ -142,7 +142,7 @@ def plot(path, workdir: pathlib.Path, result):
               workdir / p['run_dir'] / 'reconstruction.png') for p in finished]
   common.image_row([fig.add_subplot(grid[1, i]) for i in range(columns)],
                    panels)
-  sweep.save_figure(fig, path)
+  outputs.save_figure(fig, path)
 
 
 def main(argv=None):

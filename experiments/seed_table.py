@@ -37,7 +37,6 @@ from cppn import data
 from cppn import encodings
 from cppn import models
 from cppn import outputs
-from cppn import sweep
 from cppn.errors import CppnError
 from experiments import common
 
@@ -234,7 +233,7 @@ def plot(path, result):
                fontsize=10)
   ax.grid(alpha=0.3, which='both')
   ax.legend(fontsize=8)
-  sweep.save_figure(fig, path)
+  outputs.save_figure(fig, path)
 
 
 def main(argv=None):

@@ -41,7 +41,6 @@ import numpy as np
 
 from cppn import data
 from cppn import outputs
-from cppn import sweep
 from cppn.errors import CppnError
 from experiments import common
 
@@ -278,7 +277,7 @@ def plot_bars(path, result):
     ax.grid(axis='y', alpha=0.3)
   axes[0].set_ylabel('test PSNR (dB)')
   axes[0].legend(fontsize=8, loc='upper left')
-  sweep.save_figure(fig, path)
+  outputs.save_figure(fig, path)
 
 
 def plot_examples(path, workdir: pathlib.Path, result):
@@ -304,7 +303,7 @@ def plot_examples(path, workdir: pathlib.Path, result):
                 run_path / 'reconstruction.png')
                for encoding, cell, run_path in zip(ENCODINGS, cells, runs)]
     common.image_row(ax_row, panels)
-  sweep.save_figure(fig, path)
+  outputs.save_figure(fig, path)
 
 
 def add_arguments(parser):

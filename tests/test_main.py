@@ -1,7 +1,6 @@
 """End-to-end tests of the command line: python -m cppn.main."""
 
 import json
-import os
 import pathlib
 import signal
 import subprocess
