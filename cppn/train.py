@@ -199,9 +199,8 @@ def train_steps_per_member(states: TrainState, batches: Batch, keys: jax.Array,
                             batch_size=batch_size, encoding_name=encoding_name)
   if keys.shape[0] > 1:
     return jax.vmap(steps)(states, batches, keys)
-  first = lambda tree: jax.tree_util.tree_map(lambda x: x[0], tree)
   return jax.tree_util.tree_map(lambda x: x[None], steps(
-      first(states), first(batches), keys[0]))
+      unstack(states, 0), unstack(batches, 0), keys[0]))
 
 
 def make_predict_fn(apply_fn: Callable[..., Any], encoding_name: str,
@@ -290,9 +289,9 @@ def prepare_workdir(workdir, config: ml_collections.ConfigDict) -> pathlib.Path:
   recorded = outputs.read_json(workdir / 'config.json')
   has_progress = (workdir / 'metrics.jsonl').exists()
   if has_progress and recorded is not None and recorded != resolved:
-    changed = sorted(k for k in set(flatten(recorded)) | set(
-        flatten(resolved)) if flatten(recorded).get(k) != flatten(
-            resolved).get(k))
+    old, new = flatten(recorded), flatten(resolved)
+    changed = sorted(k for k in old.keys() | new.keys()
+                     if old.get(k) != new.get(k))
     raise CppnError(f'workdir {workdir} holds a run with another config '
                     f'(differs in: {", ".join(changed)}); use a new --workdir or '
                     'empty this one')
@@ -346,13 +345,6 @@ def loss_rose(rows: list[dict[str, float]],
   return (f'training diverged: the loss rose from {rows[0]["loss"]:.4g} at '
           f'step 0 to {rows[-1]["loss"]:.4g} at step {rows[-1]["step"]}; lower '
           f'train.learning_rate (now {config.learning_rate})')
-
-
-def check_finite(losses: np.ndarray, first_step: int, learning_rate: float):
-  """Raises CppnError at the first NaN/Inf loss, naming its step."""
-  message = first_divergence(losses, first_step, learning_rate)
-  if message:
-    raise CppnError(message)
 
 
 @dataclasses.dataclass
