@@ -1,5 +1,11 @@
 """Coordinate MLPs (Flax Linen): encoded features -> RGB.
 
+Activations flow feature-major, (units, pixels), inside every network (see
+`dense`): the weight gradient of a layer then contracts the minor axes of
+both operands, which XLA's CPU matmuls run ~1.5x faster than the pixel-major
+form. Callers see (..., features) -> (..., 3) unless they pass feature-major
+arrays themselves (`feature_major=True`, what the trainer does).
+
 Linen keeps parameters as a plain pytree, so a sweep can stack many networks'
 parameters and vmap over them, and an NTK is a Jacobian with respect to that
 pytree; that is why this project uses Linen rather than NNX.
@@ -14,6 +20,7 @@ pytree; that is why this project uses Linen rather than NNX.
 """
 
 import math
+from typing import Callable
 
 import flax.linen as nn
 import jax
@@ -33,8 +40,75 @@ ACTIVATIONS = {
 }
 
 
+def _matmul(a, b, contract_a, contract_b):
+  """a and b contracted over one axis each (2-D operands)."""
+  return jax.lax.dot_general(a, b, (((contract_a,), (contract_b,)), ((), ())))
+
+
+@jax.custom_jvp
+def dense(kernel: jax.Array, bias: jax.Array, h: jax.Array) -> jax.Array:
+  """A dense layer on feature-major activations: kernel^T h + bias.
+
+  Args:
+    kernel: (I, O), the layout of flax.linen.Dense.
+    bias: (O,).
+    h: (I, P) inputs, one column per pixel.
+
+  Returns:
+    (O, P).
+
+  Every matmul of the forward and backward pass has its pixel axis minor and
+  a row-major weight operand: the forward pass multiplies a materialised
+  kernel^T (O, I) with h; the backward pass (the transpose of the JVP below)
+  forms kernel (I, O) @ dz for the input gradient and dz . h^T over pixels for
+  the kernel gradient. Measured with XLA on 2 CPU cores at P = 8192: 280-300
+  GFLOP/s for each, against 170-230 for the weight gradient and for a
+  forward pass that contracts the kernel's leading axis. The optimisation
+  barrier keeps XLA from folding the transpose back into the matmul.
+  """
+  kernel_t = jax.lax.optimization_barrier(kernel.T)
+  return _matmul(kernel_t, h, 1, 0) + bias[:, None]
+
+
+@dense.defjvp
+def _dense_jvp(primals, tangents):
+  kernel, bias, h = primals
+  kernel_dot, bias_dot, h_dot = tangents
+  out_dot = (_matmul(kernel_dot, h, 0, 0) + _matmul(kernel, h_dot, 0, 0)
+             + bias_dot[:, None])
+  return dense(kernel, bias, h), out_dot
+
+
+class Dense(nn.Module):
+  """flax.linen.Dense's parameters, applied to feature-major (I, P) inputs."""
+  units: int  # O, the number of outputs
+  kernel_init: Callable = nn.initializers.lecun_normal()  # for (I, O)
+  bias_init: Callable = nn.initializers.zeros_init()  # for (O,)
+
+  @nn.compact
+  def __call__(self, h):
+    kernel = self.param('kernel', self.kernel_init, (h.shape[0], self.units))
+    bias = self.param('bias', self.bias_init, (self.units,))
+    return dense(kernel, bias, h)
+
+
+def feature_major_call(layers: Callable, x: jax.Array,
+                       feature_major: bool) -> jax.Array:
+  """Runs `layers` ((F, P) -> (C, P)) on x, laid out as the caller has it.
+
+  x is (F, P) when feature_major, else (..., F) and the result (..., C).
+  """
+  if feature_major:
+    return layers(x)
+  out = layers(x.reshape(-1, x.shape[-1]).T)
+  return out.T.reshape(*x.shape[:-1], out.shape[0])
+
+
 class MLP(nn.Module):
-  """The paper's MLP: (..., F) features -> (..., out_dim) colours."""
+  """The paper's MLP: (..., F) features -> (..., out_dim) colours.
+
+  With feature_major=True: (F, P) -> (out_dim, P).
+  """
   depth: int = 4  # number of Dense layers, the output layer included
   width: int = 256  # units of each hidden layer
   activation: str = 'relu'  # hidden activation, a key of ACTIVATIONS
@@ -42,13 +116,20 @@ class MLP(nn.Module):
   out_dim: int = 3  # RGB
 
   @nn.compact
-  def __call__(self, x):
-    dense = lambda units: nn.Dense(
+  def __call__(self, x, feature_major: bool = False):
+    # Named like nn.Dense's automatic names, so parameter trees (checkpoints,
+    # exports) are those of a plain stack of nn.Dense layers.
+    layer = lambda index, units: Dense(
         units, kernel_init=nn.initializers.glorot_normal(),
-        bias_init=nn.initializers.normal(stddev=1e-2))
-    for _ in range(self.depth - 1):
-      x = ACTIVATIONS[self.activation](dense(self.width)(x))
-    return ACTIVATIONS[self.output_activation](dense(self.out_dim)(x))
+        bias_init=nn.initializers.normal(stddev=1e-2), name=f'Dense_{index}')
+
+    def layers(h):
+      for index in range(self.depth - 1):
+        h = ACTIVATIONS[self.activation](layer(index, self.width)(h))
+      return ACTIVATIONS[self.output_activation](
+          layer(self.depth - 1, self.out_dim)(h))
+
+    return feature_major_call(layers, x, feature_major)
 
 
 def pyramid_widths(num_inputs: int, out_dim: int = 3) -> list[int]:
@@ -59,15 +140,23 @@ def pyramid_widths(num_inputs: int, out_dim: int = 3) -> list[int]:
 
 
 class PyramidMLP(nn.Module):
-  """The seed's pyramid MLP: (..., n) features -> (..., 3), ReLU throughout."""
+  """The seed's pyramid MLP: (..., n) features -> (..., 3), ReLU throughout.
+
+  With feature_major=True: (n, P) -> (3, P).
+  """
   out_dim: int = 3  # RGB; also the floor on every layer's width
 
   @nn.compact
-  def __call__(self, x):
-    for units in pyramid_widths(x.shape[-1], self.out_dim):
-      x = nn.relu(nn.Dense(
-          units, kernel_init=nn.initializers.glorot_uniform())(x))
-    return x
+  def __call__(self, x, feature_major: bool = False):
+    num_inputs = x.shape[0] if feature_major else x.shape[-1]
+
+    def layers(h):
+      for index, units in enumerate(pyramid_widths(num_inputs, self.out_dim)):
+        h = nn.relu(Dense(units, kernel_init=nn.initializers.glorot_uniform(),
+                          name=f'Dense_{index}')(h))
+      return h
+
+    return feature_major_call(layers, x, feature_major)
 
 
 def validate_model_config(config: ml_collections.ConfigDict):

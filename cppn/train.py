@@ -72,7 +72,7 @@ def create_train_state(model: nn.Module, num_inputs: int,
 
 def prepare_batch(features: np.ndarray, pixels: np.ndarray,
                   chunk_size: int) -> Batch:
-  """Lays the training set out in chunks for `loss_and_grad`.
+  """Lays the training set out feature-major in chunks for `loss_and_grad`.
 
   Args:
     features: (P, F) encoded training coordinates, or (P, 2) coordinates
@@ -81,25 +81,26 @@ def prepare_batch(features: np.ndarray, pixels: np.ndarray,
     chunk_size: pixels per gradient chunk; <= 0 or >= P means one chunk.
 
   Returns:
-    {'x': (n, c, F), 'y': (n, c, 3), 'w': (n, c)} with n * c >= P; w is 1 on
-    real pixels and 0 on the zero padding of the last chunk.
+    {'x': (n, F, c), 'y': (n, 3, c), 'w': (n, c)} with n * c >= P, one
+    column per pixel (the layout the models compute in, see models.dense);
+    w is 1 on real pixels and 0 on the zero padding of the last chunk.
   """
   num_pixels = features.shape[0]
   chunk = num_pixels if chunk_size <= 0 else min(chunk_size, num_pixels)
   num_chunks = -(-num_pixels // chunk)
   pad = num_chunks * chunk - num_pixels
-  lay_out = lambda a: np.pad(np.asarray(a, np.float32),
-                             [(0, pad)] + [(0, 0)] * (a.ndim - 1)).reshape(
-                                 num_chunks, chunk, *a.shape[1:])
+  lay_out = lambda a: np.ascontiguousarray(np.pad(
+      np.asarray(a, np.float32), [(0, pad), (0, 0)]).reshape(
+          num_chunks, chunk, a.shape[1]).transpose(0, 2, 1))
   weights = (np.arange(num_chunks * chunk) < num_pixels).astype(np.float32)
   return {'x': lay_out(features), 'y': lay_out(pixels),
           'w': weights.reshape(num_chunks, chunk)}
 
 
 def weighted_squared_error(params, apply_fn, x, y, w):
-  """Sum of w * (f(x) - y)^2: (c, F), (c, 3), (c,) -> ()."""
-  pred = apply_fn({'params': params}, x)
-  return jnp.sum(w[:, None] * (pred - y) ** 2)
+  """Sum of w * (f(x) - y)^2: (F, c), (3, c), (c,) -> ()."""
+  pred = apply_fn({'params': params}, x, feature_major=True)
+  return jnp.sum(w * (pred - y) ** 2)
 
 
 def loss_and_grad(params, apply_fn, batch: Batch,
@@ -110,12 +111,13 @@ def loss_and_grad(params, apply_fn, batch: Batch,
   encoded on the fly with the parameters batch['encoding'] (for images whose
   features would not fit in memory); otherwise batch['x'] holds features.
   """
-  num_values = jnp.sum(batch['w']) * batch['y'].shape[-1]
+  num_values = jnp.sum(batch['w']) * batch['y'].shape[1]
   grad_fn = jax.value_and_grad(weighted_squared_error)
   if encoding_name is not None:
     model_apply = apply_fn
-    apply_fn = lambda variables, x: model_apply(
-        variables, encodings.encode(encoding_name, batch['encoding'], x))
+    apply_fn = lambda variables, coords, feature_major: model_apply(
+        variables, encodings.encode(encoding_name, batch['encoding'],
+                                    coords.T).T, feature_major=feature_major)
 
   def add_chunk(carry, chunk):
     total, grads = carry
@@ -137,13 +139,13 @@ def loss_and_grad(params, apply_fn, batch: Batch,
 
 def sample_minibatch(batch: Batch, key: jax.Array, batch_size: int) -> Batch:
   """batch_size pixels drawn uniformly with replacement, as one chunk."""
-  x = batch['x'].reshape(-1, batch['x'].shape[-1])
-  y = batch['y'].reshape(-1, batch['y'].shape[-1])
-  w = batch['w'].reshape(-1)
+  chunk = batch['w'].shape[1]
   # Padding has weight 0, so draw only among real pixels.
   index = jax.random.randint(key, (batch_size,), 0,
-                             jnp.sum(w).astype(jnp.int32))
-  return dict(batch, x=x[index][None], y=y[index][None], w=w[index][None])
+                             jnp.sum(batch['w']).astype(jnp.int32))
+  draw = lambda a: a[index // chunk, :, index % chunk].T[None]  # (1, D, b)
+  return dict(batch, x=draw(batch['x']), y=draw(batch['y']),
+              w=jnp.ones((1, batch_size), jnp.float32))
 
 
 def train_step(state: TrainState, batch: Batch, key: jax.Array,

@@ -15,8 +15,11 @@ peak memory is per measurement):
              loop of jitted gradient + jitted Adam calls (first step excluded)
 
 and prints a table: training pixels, steps/s of each, speedup, achieved
-GFLOP/s, fraction of the fp32 matmul rate measured in the same run (best of
-2048^3 matmuls before and after), peak resident memory. With --cli it also
+GFLOP/s, fraction of the fp32 matmul rate, peak resident memory. The matmul
+rate is measured in the same process just before and just after each
+measurement (best of 2048^3 matmuls, the higher of the two): this shared
+machine's speed drifts by 10-20% over minutes, so only a rate taken beside
+the measurement makes the fraction mean something. With --cli it also
 times the command line itself at two step counts with one evaluation each, so
 start-up, compilation and evaluation cancel. With --sweep it also times the
 8-member sigma sweep as one command against 8 separate commands
@@ -99,7 +102,12 @@ def measure_reference(size, num_steps):
 
 
 def measure_in_subprocess(method, size, num_steps):
-  """Runs one measurement in a fresh process: {'steps_per_second', 'peak_mb'}."""
+  """Runs one measurement in a fresh process.
+
+  Returns:
+    {'steps_per_second', 'peak_mb', 'matmul_gflops'}: the last is the matmul
+    rate measured in that process around the measurement.
+  """
   output = subprocess.run(
       [sys.executable, '-m', 'experiments.benchmark', f'--measure={method}',
        f'--sizes={size}', f'--steps={num_steps}'],
@@ -122,23 +130,24 @@ def cli_seconds(size, num_steps):
 
 
 def benchmark(sizes, with_cli):
-  """Rows of the table, one per image size, plus the matmul rate."""
-  rates = [matmul_gflops()]
+  """Rows of the table, one per image size, plus the highest matmul rate."""
   rows = []
   for size in sizes:
     num_steps = num_steps_for(size)
     ours = measure_in_subprocess('cppn', size, num_steps)
     ref = measure_in_subprocess('reference', size, num_steps)
     pixels = size**2 // 4
+    gflops = lambda m: m['steps_per_second'] * pixels * flops_per_pixel() / 1e9
     row = {
         'size': size, 'train_pixels': pixels, 'num_steps': num_steps,
         'cppn_steps_per_second': ours['steps_per_second'],
         'reference_steps_per_second': ref['steps_per_second'],
         'speedup': ours['steps_per_second'] / ref['steps_per_second'],
-        'cppn_gflops': ours['steps_per_second'] * pixels * flops_per_pixel()
-                       / 1e9,
-        'reference_gflops': ref['steps_per_second'] * pixels
-                            * flops_per_pixel() / 1e9,
+        'cppn_gflops': gflops(ours), 'reference_gflops': gflops(ref),
+        'cppn_matmul_gflops': ours['matmul_gflops'],
+        'reference_matmul_gflops': ref['matmul_gflops'],
+        'cppn_fraction_of_matmul': gflops(ours) / ours['matmul_gflops'],
+        'reference_fraction_of_matmul': gflops(ref) / ref['matmul_gflops'],
         'cppn_peak_mb': ours['peak_mb'], 'reference_peak_mb': ref['peak_mb'],
     }
     if with_cli:
@@ -147,11 +156,8 @@ def benchmark(sizes, with_cli):
           cli_seconds(size, long) - cli_seconds(size, short))
     rows.append(row)
     print(json.dumps(row), flush=True)
-  rates.append(matmul_gflops())
-  matmul = max(rates)
-  for row in rows:
-    row['cppn_fraction_of_matmul'] = row['cppn_gflops'] / matmul
-    row['reference_fraction_of_matmul'] = row['reference_gflops'] / matmul
+  matmul = max(max(r['cppn_matmul_gflops'], r['reference_matmul_gflops'])
+               for r in rows)
   return {'matmul_gflops': matmul, 'flops_per_pixel': flops_per_pixel(),
           'backend': jax.default_backend(),
           'device': str(jax.devices()[0].device_kind), 'rows': rows}
@@ -160,20 +166,24 @@ def benchmark(sizes, with_cli):
 def markdown(result):
   """The result as a markdown table (and the sweep ratio, if measured)."""
   lines = [
-      f'fp32 matmul: {result["matmul_gflops"]:.1f} GFLOP/s '
+      f'fp32 matmul: up to {result["matmul_gflops"]:.1f} GFLOP/s '
       f'({result["device"]}); {result["flops_per_pixel"] / 1e6:.2f} MFLOP '
-      'per training pixel per step', '',
+      'per training pixel per step; "of matmul": of the rate measured beside '
+      'each measurement (the matmul column, cppn / reference)', '',
       '| image | train pixels | cppn steps/s | reference steps/s | speedup | '
-      'cppn GFLOP/s | of matmul | reference of matmul | cppn peak MB | '
-      'reference peak MB |' + (' CLI steps/s |' if 'cli_steps_per_second'
-                               in result['rows'][0] else ''),
-      '|---' * (10 + ('cli_steps_per_second' in result['rows'][0])) + '|']
+      'cppn GFLOP/s | matmul GFLOP/s | of matmul | reference of matmul | '
+      'cppn peak MB | reference peak MB |' + (
+          ' CLI steps/s |' if 'cli_steps_per_second' in result['rows'][0]
+          else ''),
+      '|---' * (11 + ('cli_steps_per_second' in result['rows'][0])) + '|']
   for r in result['rows']:
     lines.append(
         f'| {r["size"]} px | {r["train_pixels"]:,} | '
         f'{r["cppn_steps_per_second"]:.2f} | '
         f'{r["reference_steps_per_second"]:.2f} | {r["speedup"]:.2f}x | '
-        f'{r["cppn_gflops"]:.1f} | {r["cppn_fraction_of_matmul"]:.0%} | '
+        f'{r["cppn_gflops"]:.1f} | {r["cppn_matmul_gflops"]:.0f} / '
+        f'{r["reference_matmul_gflops"]:.0f} | '
+        f'{r["cppn_fraction_of_matmul"]:.0%} | '
         f'{r["reference_fraction_of_matmul"]:.0%} | {r["cppn_peak_mb"]:.0f} | '
         f'{r["reference_peak_mb"]:.0f} |'
         + (f' {r["cli_steps_per_second"]:.2f} |' if 'cli_steps_per_second'
@@ -202,9 +212,12 @@ def main(argv=None):
   sizes = [int(s) for s in args.sizes.split(',')]
   if args.measure:
     measure = {'cppn': measure_cppn, 'reference': measure_reference}
+    before = matmul_gflops()
     rate = measure[args.measure](sizes[0], args.steps)
+    after = matmul_gflops()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({'steps_per_second': rate, 'peak_mb': peak_mb}))
+    print(json.dumps({'steps_per_second': rate, 'peak_mb': peak_mb,
+                      'matmul_gflops': max(before, after)}))
     return
   result = benchmark(sizes, args.cli)
   workdir = pathlib.Path(args.workdir)

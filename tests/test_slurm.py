@@ -254,7 +254,7 @@ def submitted_job_ids(workdir):
 
 # Two groups: two members of 8 features (one diverges), one of 16 features.
 MEMBERS = [{'encoding.num_features': 8, 'encoding.scale': 1.0},
-           {'encoding.num_features': 8, 'train.learning_rate': 1e30},
+           {'encoding.num_features': 8, 'train.learning_rate': 1e38},
            {'encoding.num_features': 16}]
 
 

@@ -185,7 +185,7 @@ def test_rerun_trains_only_new_or_unfinished_members_and_reports_failure(
             for s in (1, 4)}
   members = f'[{{"encoding.scale": s}} for s in {SCALES}]'
   write_sweep_config(config_path.parent,
-                     members + ' + [{"train.learning_rate": 1e30}]')
+                     members + ' + [{"train.learning_rate": 1e38}]')
   result = run_sweep_cli(config_path, workdir,
                          f'--config.train.learning_rate={LEARNING_RATE}')
   write_sweep_config(config_path.parent, members)
@@ -197,7 +197,7 @@ def test_rerun_trains_only_new_or_unfinished_members_and_reports_failure(
       for s in (1, 4)}
   rows = read_results(workdir)
   assert [row['status'] for row in rows] == ['finished'] * 3 + ['failed']
-  assert rows[3]['name'] == 'learning_rate=1e+30'
+  assert rows[3]['name'] == 'learning_rate=1e+38'
   assert 'training diverged at step' in rows[3]['error']
   assert rows[3]['test_psnr'] == ''
 

@@ -29,10 +29,13 @@ def tiny_problem(num_pixels=300, num_features=8, chunk_size=0):
 
 def test_prepare_batch_pads_last_chunk_with_zero_weight():
   _, batch, (features, _) = tiny_problem(num_pixels=300, chunk_size=128)
-  assert batch['x'].shape == (3, 128, 8)
+  assert batch['x'].shape == (3, 8, 128)  # chunks, features, pixels
+  assert batch['y'].shape == (3, 3, 128)
   assert batch['w'].sum() == 300
   assert np.all(batch['w'].reshape(-1)[300:] == 0)
-  np.testing.assert_array_equal(batch['x'].reshape(-1, 8)[:300], features)
+  for index in (0, 127, 128, 299):  # pixel p is column p % 128 of chunk p // 128
+    np.testing.assert_array_equal(batch['x'][index // 128, :, index % 128],
+                                  features[index])
 
 
 def test_chunked_gradient_equals_full_batch_gradient():
@@ -69,11 +72,19 @@ def test_scanned_steps_equal_single_steps():
 
 
 def test_minibatches_are_deterministic_and_draw_real_pixels():
-  state, batch, _ = tiny_problem(num_pixels=300, chunk_size=128)
+  state, batch, (features, pixels) = tiny_problem(num_pixels=300,
+                                                  chunk_size=128)
   key = jax.random.PRNGKey(2)
   drawn = train.sample_minibatch(batch, key, 64)
-  assert drawn['x'].shape == (1, 64, 8)
-  assert np.all(drawn['w'] == 1)  # never the zero padding
+  assert drawn['x'].shape == (1, 8, 64)
+  assert drawn['y'].shape == (1, 3, 64)
+  assert np.all(drawn['w'] == 1)
+  # Every draw is a real pixel (never the zero padding), features and colour
+  # of the same pixel.
+  for x, y in zip(np.asarray(drawn['x'][0]).T, np.asarray(drawn['y'][0]).T):
+    index = np.flatnonzero(np.all(features == x, axis=1))
+    assert index.size == 1
+    np.testing.assert_array_equal(pixels[index[0]], y)
   run = lambda s: train.train_steps(s, batch, key, num_steps=3,
                                     batch_size=16)[0]
   a = run(jax.tree_util.tree_map(jnp.copy, state))
@@ -101,7 +112,7 @@ def run_test_config(workdir, **overrides):
 
 def test_divergence_stops_with_the_step_and_no_summary(tmp_path):
   with pytest.raises(CppnError, match=r'diverged at step \d+.*learning_rate'):
-    run_test_config(tmp_path, train__learning_rate=1e30)
+    run_test_config(tmp_path, train__learning_rate=1e38)
   assert not (tmp_path / 'summary.json').exists()
 
 
@@ -195,7 +206,7 @@ def test_fast_path_matches_a_plain_step_loop_in_final_psnr(tmp_path):
                               dataset.train_pixels, 0)
   init_key, batch_key = jax.random.split(jax.random.PRNGKey(config.seed))
   state = train.create_train_state(models.make_model(config.model),
-                                   batch['x'].shape[-1], config.train, init_key)
+                                   batch['x'].shape[1], config.train, init_key)
   step = jax.jit(train.train_step, static_argnums=3)
   for _ in range(config.train.num_steps):
     state, _ = step(state, batch, batch_key, 0)
