@@ -19,6 +19,7 @@ pytree; that is why this project uses Linen rather than NNX.
            initialisation (glorot-uniform weights, zero biases).
 """
 
+import functools
 import math
 from typing import Callable
 
@@ -30,6 +31,14 @@ import ml_collections
 from cppn.errors import CppnError
 
 MODELS = ('mlp', 'pyramid')
+# How every matmul of a network multiplies (forward and backward), always
+# accumulating in float32:
+#   float32        true float32 products (lax.Precision.HIGHEST; without it
+#                  XLA uses TF32 on recent NVIDIA GPUs)
+#   tensorfloat32  operands rounded to TF32 (10 mantissa bits) on the
+#                  tensor cores; NVIDIA GPUs only (XLA's CPU dot has no TF32)
+#   bfloat16       operands cast to bfloat16 (7 mantissa bits); any backend
+MATMUL_PRECISIONS = ('float32', 'tensorfloat32', 'bfloat16')
 ACTIVATIONS = {
     'relu': nn.relu,
     'gelu': nn.gelu,
@@ -40,22 +49,34 @@ ACTIVATIONS = {
 }
 
 
-def _matmul(a, b, contract_a, contract_b):
-  """a and b contracted over one axis each (2-D operands)."""
-  return jax.lax.dot_general(a, b, (((contract_a,), (contract_b,)), ((), ())))
+def _matmul(a, b, contract_a, contract_b, precision):
+  """a and b (2-D) contracted over one axis each, float32 result.
+
+  precision: one of MATMUL_PRECISIONS.
+  """
+  dims = (((contract_a,), (contract_b,)), ((), ()))
+  if precision == 'bfloat16':
+    return jax.lax.dot_general(a.astype(jnp.bfloat16), b.astype(jnp.bfloat16),
+                               dims, preferred_element_type=jnp.float32)
+  algorithm = {'float32': jax.lax.Precision.HIGHEST,
+               'tensorfloat32': jax.lax.DotAlgorithmPreset.TF32_TF32_F32}
+  return jax.lax.dot_general(a, b, dims, precision=algorithm[precision],
+                             preferred_element_type=jnp.float32)
 
 
-@jax.custom_jvp
-def dense(kernel: jax.Array, bias: jax.Array, h: jax.Array) -> jax.Array:
+@functools.partial(jax.custom_jvp, nondiff_argnums=(3,))
+def dense(kernel: jax.Array, bias: jax.Array, h: jax.Array,
+          precision: str) -> jax.Array:
   """A dense layer on feature-major activations: kernel^T h + bias.
 
   Args:
     kernel: (I, O), the layout of flax.linen.Dense.
     bias: (O,).
     h: (I, P) inputs, one column per pixel.
+    precision: one of MATMUL_PRECISIONS, for the forward and backward passes.
 
   Returns:
-    (O, P).
+    (O, P), float32.
 
   Every matmul of the forward and backward pass has its pixel axis minor and
   a row-major weight operand: the forward pass multiplies a materialised
@@ -67,16 +88,16 @@ def dense(kernel: jax.Array, bias: jax.Array, h: jax.Array) -> jax.Array:
   barrier keeps XLA from folding the transpose back into the matmul.
   """
   kernel_t = jax.lax.optimization_barrier(kernel.T)
-  return _matmul(kernel_t, h, 1, 0) + bias[:, None]
+  return _matmul(kernel_t, h, 1, 0, precision) + bias[:, None]
 
 
 @dense.defjvp
-def _dense_jvp(primals, tangents):
+def _dense_jvp(precision, primals, tangents):
   kernel, bias, h = primals
   kernel_dot, bias_dot, h_dot = tangents
-  out_dot = (_matmul(kernel_dot, h, 0, 0) + _matmul(kernel, h_dot, 0, 0)
-             + bias_dot[:, None])
-  return dense(kernel, bias, h), out_dot
+  out_dot = (_matmul(kernel_dot, h, 0, 0, precision)
+             + _matmul(kernel, h_dot, 0, 0, precision) + bias_dot[:, None])
+  return dense(kernel, bias, h, precision), out_dot
 
 
 class Dense(nn.Module):
@@ -84,12 +105,13 @@ class Dense(nn.Module):
   units: int  # O, the number of outputs
   kernel_init: Callable = nn.initializers.lecun_normal()  # for (I, O)
   bias_init: Callable = nn.initializers.zeros_init()  # for (O,)
+  matmul_precision: str = 'float32'  # one of MATMUL_PRECISIONS
 
   @nn.compact
   def __call__(self, h):
     kernel = self.param('kernel', self.kernel_init, (h.shape[0], self.units))
     bias = self.param('bias', self.bias_init, (self.units,))
-    return dense(kernel, bias, h)
+    return dense(kernel, bias, h, self.matmul_precision)
 
 
 def feature_major_call(layers: Callable, x: jax.Array,
@@ -114,6 +136,7 @@ class MLP(nn.Module):
   activation: str = 'relu'  # hidden activation, a key of ACTIVATIONS
   output_activation: str = 'sigmoid'  # maps the output to (0, 1)
   out_dim: int = 3  # RGB
+  matmul_precision: str = 'float32'  # one of MATMUL_PRECISIONS
 
   @nn.compact
   def __call__(self, x, feature_major: bool = False):
@@ -121,7 +144,8 @@ class MLP(nn.Module):
     # exports) are those of a plain stack of nn.Dense layers.
     layer = lambda index, units: Dense(
         units, kernel_init=nn.initializers.glorot_normal(),
-        bias_init=nn.initializers.normal(stddev=1e-2), name=f'Dense_{index}')
+        bias_init=nn.initializers.normal(stddev=1e-2),
+        matmul_precision=self.matmul_precision, name=f'Dense_{index}')
 
     def layers(h):
       for index in range(self.depth - 1):
@@ -145,6 +169,7 @@ class PyramidMLP(nn.Module):
   With feature_major=True: (n, P) -> (3, P).
   """
   out_dim: int = 3  # RGB; also the floor on every layer's width
+  matmul_precision: str = 'float32'  # one of MATMUL_PRECISIONS
 
   @nn.compact
   def __call__(self, x, feature_major: bool = False):
@@ -153,6 +178,7 @@ class PyramidMLP(nn.Module):
     def layers(h):
       for index, units in enumerate(pyramid_widths(num_inputs, self.out_dim)):
         h = nn.relu(Dense(units, kernel_init=nn.initializers.glorot_uniform(),
+                          matmul_precision=self.matmul_precision,
                           name=f'Dense_{index}')(h))
       return h
 
@@ -164,6 +190,15 @@ def validate_model_config(config: ml_collections.ConfigDict):
   if config.name not in MODELS:
     raise CppnError(f'unknown model.name {config.name!r}; choose one of: '
                     + ', '.join(MODELS))
+  if config.matmul_precision not in MATMUL_PRECISIONS:
+    raise CppnError(f'unknown model.matmul_precision '
+                    f'{config.matmul_precision!r}; choose one of: '
+                    + ', '.join(MATMUL_PRECISIONS))
+  if (config.matmul_precision == 'tensorfloat32'
+      and jax.default_backend() != 'gpu'):
+    raise CppnError("model.matmul_precision='tensorfloat32' needs an NVIDIA "
+                    f'GPU; this run is on {jax.default_backend()} (use '
+                    "'float32' or 'bfloat16')")
   if config.name == 'mlp':
     if config.depth < 1:
       raise CppnError(f'model.depth must be >= 1, got {config.depth}')
@@ -179,10 +214,11 @@ def make_model(config: ml_collections.ConfigDict) -> nn.Module:
   """The Flax module named by the `model` config block."""
   validate_model_config(config)
   if config.name == 'pyramid':
-    return PyramidMLP()
+    return PyramidMLP(matmul_precision=config.matmul_precision)
   return MLP(depth=config.depth, width=config.width,
              activation=config.activation,
-             output_activation=config.output_activation)
+             output_activation=config.output_activation,
+             matmul_precision=config.matmul_precision)
 
 
 def count_params(params) -> int:

@@ -17,13 +17,23 @@ peak memory is per measurement):
 and prints a table: training pixels, steps/s of each, speedup, achieved
 GFLOP/s, fraction of the fp32 matmul rate, peak resident memory. The matmul
 rate is measured in the same process just before and just after each
-measurement (best of 2048^3 matmuls, the higher of the two): this shared
-machine's speed drifts by 10-20% over minutes, so only a rate taken beside
-the measurement makes the fraction mean something. With --cli it also
+measurement, the higher of the two kept (this shared machine's speed drifts
+by 10-20% over minutes, so only a rate taken beside the measurement makes
+the fraction mean something), two ways:
+
+  burst      best of 5 single 2048^3 matmuls (the goal's yardstick)
+  sustained  20 chained 2048^3 matmuls in one compiled call, as a training
+             run issues them back to back (~8% below burst on the 2-core CPU)
+ With --cli it also
 times the command line itself at two step counts with one evaluation each, so
 start-up, compilation and evaluation cancel. With --sweep it also times the
 8-member sigma sweep as one command against 8 separate commands
-(experiments/sweep_speed.py). Writes benchmark.json and
+(experiments/sweep_speed.py). With --table1=PRESET (by default `paper` when
+JAX runs on a GPU) it also times `python -m experiments.table1` at that
+preset once per --table1_precisions entry (model.matmul_precision), each
+into its own folder under --workdir, and tabulates wall minutes against the
+mean test PSNRs, so the PSNR cost of TF32 / bf16 matmuls stands beside their
+speed. Writes benchmark.json and
 benchmark.md into --workdir. Run it on a quiet machine: a second busy process
 halves every number.
 """
@@ -63,6 +73,16 @@ def matmul_gflops(size=2048, repeats=5):
     matmul(a).block_until_ready()
     best = min(best, time.perf_counter() - tic)
   return 2 * size**3 / best / 1e9
+
+
+def sustained_matmul_gflops(size=2048, count=20):
+  """fp32 rate of `count` chained matmuls in one compiled call, in GFLOP/s."""
+  a = jnp.full((size, size), 1.0 / size, jnp.float32)
+  chain = jax.jit(lambda x: jax.lax.fori_loop(0, count, lambda _, y: y @ x, x))
+  chain(a).block_until_ready()
+  tic = time.perf_counter()
+  chain(a).block_until_ready()
+  return 2 * size**3 * count / (time.perf_counter() - tic) / 1e9
 
 
 def num_steps_for(size):
@@ -105,14 +125,33 @@ def measure_in_subprocess(method, size, num_steps):
   """Runs one measurement in a fresh process.
 
   Returns:
-    {'steps_per_second', 'peak_mb', 'matmul_gflops'}: the last is the matmul
-    rate measured in that process around the measurement.
+    {'steps_per_second', 'peak_mb', 'matmul_gflops',
+    'sustained_matmul_gflops'}: the matmul rates measured in that process
+    around the measurement.
   """
   output = subprocess.run(
       [sys.executable, '-m', 'experiments.benchmark', f'--measure={method}',
        f'--sizes={size}', f'--steps={num_steps}'],
       check=True, capture_output=True, text=True).stdout
   return json.loads(output.strip().splitlines()[-1])
+
+
+def time_table1(preset, matmul_precision, workdir: pathlib.Path):
+  """Wall minutes and mean test PSNRs of experiments.table1, as a command.
+
+  Returns:
+    {'preset', 'matmul_precision', 'minutes', 'psnr': {'set/encoding': dB}}.
+  """
+  tic = time.perf_counter()
+  subprocess.run(
+      [sys.executable, '-m', 'experiments.table1', f'--preset={preset}',
+       f'--workdir={workdir}', f'--matmul_precision={matmul_precision}',
+       '--noprogress'], check=True, capture_output=True)
+  minutes = (time.perf_counter() - tic) / 60
+  cells = json.loads((workdir / 'table1.json').read_text())['cells']
+  return {'preset': preset, 'matmul_precision': matmul_precision,
+          'minutes': minutes,
+          'psnr': {key: cell['mean'] for key, cell in cells.items()}}
 
 
 def cli_seconds(size, num_steps):
@@ -145,8 +184,11 @@ def benchmark(sizes, with_cli):
         'speedup': ours['steps_per_second'] / ref['steps_per_second'],
         'cppn_gflops': gflops(ours), 'reference_gflops': gflops(ref),
         'cppn_matmul_gflops': ours['matmul_gflops'],
+        'cppn_sustained_matmul_gflops': ours['sustained_matmul_gflops'],
         'reference_matmul_gflops': ref['matmul_gflops'],
         'cppn_fraction_of_matmul': gflops(ours) / ours['matmul_gflops'],
+        'cppn_fraction_of_sustained_matmul':
+            gflops(ours) / ours['sustained_matmul_gflops'],
         'reference_fraction_of_matmul': gflops(ref) / ref['matmul_gflops'],
         'cppn_peak_mb': ours['peak_mb'], 'reference_peak_mb': ref['peak_mb'],
     }
@@ -168,14 +210,16 @@ def markdown(result):
   lines = [
       f'fp32 matmul: up to {result["matmul_gflops"]:.1f} GFLOP/s '
       f'({result["device"]}); {result["flops_per_pixel"] / 1e6:.2f} MFLOP '
-      'per training pixel per step; "of matmul": of the rate measured beside '
-      'each measurement (the matmul column, cppn / reference)', '',
+      'per training pixel per step; matmul rates measured beside each '
+      'measurement: burst (best of 5) for cppn / for the reference, and '
+      'sustained (20 chained) for cppn', '',
       '| image | train pixels | cppn steps/s | reference steps/s | speedup | '
-      'cppn GFLOP/s | matmul GFLOP/s | of matmul | reference of matmul | '
-      'cppn peak MB | reference peak MB |' + (
+      'cppn GFLOP/s | matmul burst GFLOP/s | cppn of burst | reference of '
+      'burst | matmul sustained GFLOP/s | cppn of sustained | cppn peak MB | '
+      'reference peak MB |' + (
           ' CLI steps/s |' if 'cli_steps_per_second' in result['rows'][0]
           else ''),
-      '|---' * (11 + ('cli_steps_per_second' in result['rows'][0])) + '|']
+      '|---' * (13 + ('cli_steps_per_second' in result['rows'][0])) + '|']
   for r in result['rows']:
     lines.append(
         f'| {r["size"]} px | {r["train_pixels"]:,} | '
@@ -184,7 +228,10 @@ def markdown(result):
         f'{r["cppn_gflops"]:.1f} | {r["cppn_matmul_gflops"]:.0f} / '
         f'{r["reference_matmul_gflops"]:.0f} | '
         f'{r["cppn_fraction_of_matmul"]:.0%} | '
-        f'{r["reference_fraction_of_matmul"]:.0%} | {r["cppn_peak_mb"]:.0f} | '
+        f'{r["reference_fraction_of_matmul"]:.0%} | '
+        f'{r["cppn_sustained_matmul_gflops"]:.0f} | '
+        f'{r["cppn_fraction_of_sustained_matmul"]:.0%} | '
+        f'{r["cppn_peak_mb"]:.0f} | '
         f'{r["reference_peak_mb"]:.0f} |'
         + (f' {r["cli_steps_per_second"]:.2f} |' if 'cli_steps_per_second'
            in r else ''))
@@ -193,6 +240,17 @@ def markdown(result):
     lines += ['', f'sweep of {sweep["members"]} members: one command '
               f'{sweep["sweep_seconds"]:.1f} s, separate commands '
               f'{sweep["separate_seconds"]:.1f} s, ratio {sweep["ratio"]:.2f}x']
+  if result.get('table1'):
+    keys = list(result['table1'][0]['psnr'])
+    lines += ['', f'experiments.table1 --preset={result["table1"][0]["preset"]}'
+              ' (wall minutes of the whole command; mean test PSNR, dB):', '',
+              '| matmul precision | minutes | ' + ' | '.join(keys) + ' |',
+              '|---' * (len(keys) + 2) + '|']
+    for run in result['table1']:
+      lines.append(f'| {run["matmul_precision"]} | {run["minutes"]:.2f} | '
+                   + ' | '.join('failed' if run['psnr'][k] is None
+                                else f'{run["psnr"][k]:.2f}' for k in keys)
+                   + ' |')
   return '\n'.join(lines) + '\n'
 
 
@@ -205,6 +263,13 @@ def main(argv=None):
                       help='also time the command line at two step counts')
   parser.add_argument('--sweep', action='store_true',
                       help='also time a sweep against separate runs')
+  parser.add_argument('--table1', default=None,
+                      help='also time experiments.table1 at this preset '
+                      '(default: paper on a GPU, none elsewhere)')
+  parser.add_argument('--table1_precisions', default=None,
+                      help='model.matmul_precision values for --table1 '
+                      '(default: float32,tensorfloat32,bfloat16 on a GPU, '
+                      'float32,bfloat16 elsewhere)')
   parser.add_argument('--measure', choices=('cppn', 'reference'),
                       help=argparse.SUPPRESS)  # one measurement (subprocess)
   parser.add_argument('--steps', type=int, help=argparse.SUPPRESS)
@@ -212,12 +277,14 @@ def main(argv=None):
   sizes = [int(s) for s in args.sizes.split(',')]
   if args.measure:
     measure = {'cppn': measure_cppn, 'reference': measure_reference}
-    before = matmul_gflops()
+    rates = lambda: (matmul_gflops(), sustained_matmul_gflops())
+    before = rates()
     rate = measure[args.measure](sizes[0], args.steps)
-    after = matmul_gflops()
+    after = rates()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({'steps_per_second': rate, 'peak_mb': peak_mb,
-                      'matmul_gflops': max(before, after)}))
+                      'matmul_gflops': max(before[0], after[0]),
+                      'sustained_matmul_gflops': max(before[1], after[1])}))
     return
   result = benchmark(sizes, args.cli)
   workdir = pathlib.Path(args.workdir)
@@ -227,6 +294,14 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as sweep_dir:
       result['sweep'] = sweep_speed.measure('configs/sweep_scale.py',
                                             pathlib.Path(sweep_dir))
+  on_gpu = jax.default_backend() == 'gpu'
+  preset = args.table1 or ('paper' if on_gpu else None)
+  if preset:
+    precisions = args.table1_precisions or (
+        'float32,tensorfloat32,bfloat16' if on_gpu else 'float32,bfloat16')
+    result['table1'] = [
+        time_table1(preset, precision, workdir / f'table1_{precision}')
+        for precision in precisions.split(',')]
   (workdir / 'benchmark.json').write_text(json.dumps(result, indent=2))
   table = markdown(result)
   (workdir / 'benchmark.md').write_text(table)

@@ -17,7 +17,8 @@ paper's files (FILE.npz, images of 'test_data'). The fits of one encoding
 (both sets) differ only in data.image, encoding.scale and
 train.learning_rate, so they train as one vmapped train.train_group.
 
-  python -m experiments.table1 --preset=cpu --workdir=runs/table1
+  python -m experiments.table1 --preset=cpu --workdir=runs/table1 \
+      [--matmul_precision=float32|tensorfloat32|bfloat16]
 
 writes runs/ (one cppn run per fit), table1.md (mean +- std of test PSNR
 over images next to the paper's numbers, per-image PSNRs, wall time),
@@ -40,6 +41,7 @@ import matplotlib
 import numpy as np
 
 from cppn import data
+from cppn import models
 from cppn import outputs
 from cppn.errors import CppnError
 from experiments import common
@@ -105,7 +107,8 @@ PRESETS = {
 }
 
 
-def fit_config(preset: Preset, dataset: str, encoding: str, image: str):
+def fit_config(preset: Preset, dataset: str, encoding: str, image: str,
+               matmul_precision: str = 'float32'):
   """The config of one fit: the paper's setting for (dataset, encoding)."""
   setting = SETTINGS[dataset]
   scale = {
@@ -119,7 +122,7 @@ def fit_config(preset: Preset, dataset: str, encoding: str, image: str):
       encoding__name=encoding, encoding__scale=scale,
       encoding__spacing='log_linear',
       encoding__num_features=preset.num_features, model__depth=preset.depth,
-      model__width=preset.width,
+      model__width=preset.width, model__matmul_precision=matmul_precision,
       train__learning_rate=setting.learning_rates[encoding])
 
 
@@ -172,7 +175,8 @@ def run_dir(workdir: pathlib.Path, dataset: str, encoding: str,
 
 
 def run(preset_name: str, workdir: pathlib.Path, progress: bool,
-        natural_npz=None, text_npz=None) -> dict[str, Any]:
+        natural_npz=None, text_npz=None,
+        matmul_precision: str = 'float32') -> dict[str, Any]:
   """Fits every (set, encoding, image); writes the table, JSON and figures."""
   start = time.time()
   preset = PRESETS[preset_name]
@@ -185,7 +189,7 @@ def run(preset_name: str, workdir: pathlib.Path, progress: bool,
   runs = [run_dir(workdir, *key) for key in keys]
   # One group per encoding: both sets' fits differ only in VALUE_FIELDS.
   results = dict(zip(keys, common.train_all(
-      [fit_config(preset, dataset, encoding, sources[image])
+      [fit_config(preset, dataset, encoding, sources[image], matmul_precision)
        for dataset, encoding, image in keys], runs, progress)))
   cells = {}
   for dataset in DATASETS:
@@ -205,6 +209,7 @@ def run(preset_name: str, workdir: pathlib.Path, progress: bool,
       print(f'{dataset:8s} {encoding:10s} test PSNR {_cell(mean, std)} '
             f'(paper {PAPER_PSNR[dataset][encoding]:.2f})', flush=True)
   result = {'preset': preset_name, 'settings': dataclasses.asdict(preset),
+            'matmul_precision': matmul_precision,
             'dataset_settings': {k: dataclasses.asdict(v)
                                  for k, v in SETTINGS.items()},
             'machine': common.machine(),
@@ -229,8 +234,9 @@ def markdown(result) -> str:
       f'# Table 1, 2D images (preset {result["preset"]})', '',
       f'Test PSNR (dB), mean ± std over images; {settings["resolution"]} px, '
       f'{settings["num_steps"]} Adam steps, {settings["depth"]} x '
-      f'{settings["width"]} MLP, m = {settings["num_features"]}. Paper: 16 '
-      'images per set at 512 px, 2000 steps.', '',
+      f'{settings["width"]} MLP, m = {settings["num_features"]}, '
+      f'{result["matmul_precision"]} matmuls. Paper: 16 images per set at '
+      '512 px, 2000 steps.', '',
       '| | ' + ' | '.join(ENCODINGS) + ' |', '|---' * (len(ENCODINGS) + 1)
       + '|']
   for dataset in DATASETS:
@@ -307,16 +313,19 @@ def plot_examples(path, workdir: pathlib.Path, result):
 
 
 def add_arguments(parser):
-  """The paper's data files, when a user has them."""
+  """The paper's data files, when a user has them; the matmul arithmetic."""
   parser.add_argument('--natural_npz', help='data_div2k.npz of the paper')
   parser.add_argument('--text_npz', help='data_2d_text.npz of the paper')
+  parser.add_argument('--matmul_precision', default='float32',
+                      choices=models.MATMUL_PRECISIONS,
+                      help='model.matmul_precision of every fit')
 
 
 def main(argv=None):
   """python -m experiments.table1 --preset=... --workdir=..."""
   common.run_cli(argv, __doc__, lambda preset, workdir, progress, args: run(
-      preset, workdir, progress, args.natural_npz, args.text_npz),
-                 add_arguments)
+      preset, workdir, progress, args.natural_npz, args.text_npz,
+      args.matmul_precision), add_arguments)
 
 
 if __name__ == '__main__':

@@ -52,7 +52,8 @@ def paper_npz(tmp_path_factory):
 
 
 def test_table1(tmp_path, paper_npz):
-  result = run_tiny(table1, tmp_path, f'--natural_npz={paper_npz}')
+  result = run_tiny(table1, tmp_path, f'--natural_npz={paper_npz}',
+                    '--matmul_precision=bfloat16')
   assert set(result['cells']) == {f'{d}/{e}' for d in table1.DATASETS
                                   for e in table1.ENCODINGS}
   natural = result['cells']['natural/gaussian']
@@ -68,6 +69,7 @@ def test_table1(tmp_path, paper_npz):
     assert cell['mean'] == pytest.approx(np.mean(cell['test_psnr']))
     config = json.loads((tmp_path / cell['run_dirs'][0] / 'config.json')
                         .read_text())
+    assert config['model']['matmul_precision'] == 'bfloat16'
     setting = table1.SETTINGS[cell['dataset']]
     assert config['train']['learning_rate'] == setting.learning_rates[
         cell['encoding']]
@@ -76,6 +78,7 @@ def test_table1(tmp_path, paper_npz):
     if cell['encoding'] == 'positional':  # sigma_p - log2(512 / 32)
       assert config['encoding']['scale'] == setting.positional_scale - 4
   report = (tmp_path / 'table1.md').read_text()
+  assert 'bfloat16 matmuls' in report
   assert '| natural (paper) | 19.32 | 21.71 | 24.95 | 25.57 |' in report
   assert '| text (paper) | 18.40 | 20.48 | 27.57 | 30.47 |' in report
   assert result['minutes'] > 0 and result['fit_minutes'] > 0
