@@ -24,18 +24,20 @@ the fraction mean something), two ways:
   burst      best of 5 single 2048^3 matmuls (the goal's yardstick)
   sustained  20 chained 2048^3 matmuls in one compiled call, as a training
              run issues them back to back (~8% below burst on the 2-core CPU)
- With --cli it also
-times the command line itself at two step counts with one evaluation each, so
-start-up, compilation and evaluation cancel. With --sweep it also times the
-8-member sigma sweep as one command against 8 separate commands
-(experiments/sweep_speed.py). With --table1=PRESET (by default `paper` when
-JAX runs on a GPU) it also times `python -m experiments.table1` at that
-preset once per --table1_precisions entry (model.matmul_precision), each
-into its own folder under --workdir, and tabulates wall minutes against the
-mean test PSNRs, so the PSNR cost of TF32 / bf16 matmuls stands beside their
-speed. Writes benchmark.json and
-benchmark.md into --workdir. Run it on a quiet machine: a second busy process
-halves every number.
+
+With --cli it also times the command line itself at two step counts with
+one evaluation each, so start-up, compilation and evaluation cancel. With
+--sweep it also times the 8-member sigma sweep as one command against 8
+separate commands (experiments/sweep_speed.py). With --paper_fit (default on
+a GPU) it also times one whole paper-protocol fit (512 px, 2000 steps) of
+cppn and of the reference, start to finish in its process. With
+--table1=PRESET (default `paper` on a GPU) it also times `python -m
+experiments.table1` at that preset once per --table1_precisions entry
+(model.matmul_precision), each into its own folder under --workdir, and
+tabulates wall minutes beside the mean test PSNRs, so the PSNR cost of TF32
+and bf16 matmuls stands beside their speed. Writes benchmark.json and
+benchmark.md into --workdir. Run it on a quiet machine: a second busy
+process halves every number.
 """
 
 import argparse
@@ -125,9 +127,10 @@ def measure_in_subprocess(method, size, num_steps):
   """Runs one measurement in a fresh process.
 
   Returns:
-    {'steps_per_second', 'peak_mb', 'matmul_gflops',
-    'sustained_matmul_gflops'}: the matmul rates measured in that process
-    around the measurement.
+    {'steps_per_second', 'wall_seconds', 'peak_mb', 'matmul_gflops',
+    'sustained_matmul_gflops'}: wall_seconds is the whole fit's (data,
+    compilation and the final evaluation included); the matmul rates are
+    measured in that process around the fit.
   """
   output = subprocess.run(
       [sys.executable, '-m', 'experiments.benchmark', f'--measure={method}',
@@ -240,6 +243,11 @@ def markdown(result):
     lines += ['', f'sweep of {sweep["members"]} members: one command '
               f'{sweep["sweep_seconds"]:.1f} s, separate commands '
               f'{sweep["separate_seconds"]:.1f} s, ratio {sweep["ratio"]:.2f}x']
+  if 'paper_fit' in result:
+    fit = result['paper_fit']
+    lines += ['', 'one paper-protocol fit (512 px, 2000 steps), wall seconds '
+              f'in its process: cppn {fit["cppn"]:.1f}, reference '
+              f'{fit["reference"]:.1f}']
   if result.get('table1'):
     keys = list(result['table1'][0]['psnr'])
     lines += ['', f'experiments.table1 --preset={result["table1"][0]["preset"]}'
@@ -263,6 +271,9 @@ def main(argv=None):
                       help='also time the command line at two step counts')
   parser.add_argument('--sweep', action='store_true',
                       help='also time a sweep against separate runs')
+  parser.add_argument('--paper_fit', default=None, action='store_true',
+                      help='also time one 512 px, 2000-step fit of cppn and '
+                      'of the reference (default: on a GPU)')
   parser.add_argument('--table1', default=None,
                       help='also time experiments.table1 at this preset '
                       '(default: paper on a GPU, none elsewhere)')
@@ -279,10 +290,13 @@ def main(argv=None):
     measure = {'cppn': measure_cppn, 'reference': measure_reference}
     rates = lambda: (matmul_gflops(), sustained_matmul_gflops())
     before = rates()
+    tic = time.perf_counter()
     rate = measure[args.measure](sizes[0], args.steps)
+    wall_seconds = time.perf_counter() - tic
     after = rates()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({'steps_per_second': rate, 'peak_mb': peak_mb,
+    print(json.dumps({'steps_per_second': rate, 'wall_seconds': wall_seconds,
+                      'peak_mb': peak_mb,
                       'matmul_gflops': max(before[0], after[0]),
                       'sustained_matmul_gflops': max(before[1], after[1])}))
     return
@@ -295,6 +309,10 @@ def main(argv=None):
       result['sweep'] = sweep_speed.measure('configs/sweep_scale.py',
                                             pathlib.Path(sweep_dir))
   on_gpu = jax.default_backend() == 'gpu'
+  if args.paper_fit or (args.paper_fit is None and on_gpu):
+    result['paper_fit'] = {
+        method: measure_in_subprocess(method, 512, 2000)['wall_seconds']
+        for method in ('cppn', 'reference')}
   preset = args.table1 or ('paper' if on_gpu else None)
   if preset:
     precisions = args.table1_precisions or (
