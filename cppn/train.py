@@ -62,10 +62,19 @@ def create_train_state(model: nn.Module, num_inputs: int,
   The learning rate lives in the optimiser state (optax.inject_hyperparams),
   so states of sweep members with different rates stack and vmap.
   """
+  return _initial_state(model, num_inputs, config.learning_rate, key)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _initial_state(model: nn.Module, num_inputs: int, learning_rate,
+                   key: jax.Array) -> TrainState:
+  """create_train_state, compiled once per (model, num_inputs): run eagerly,
+  initialisation compiles each of its ~30 small operations on first use
+  (2.1 s against 1.0 s for the paper MLP, measured on the 2-core CPU)."""
   params = model.init(key, jnp.zeros((1, num_inputs), jnp.float32))['params']
   state = TrainState.create(apply_fn=model.apply, params=params, tx=ADAM)
   hyperparams = dict(state.opt_state.hyperparams, learning_rate=jnp.asarray(
-      config.learning_rate, jnp.float32))
+      learning_rate, jnp.float32))
   return state.replace(opt_state=state.opt_state._replace(
       hyperparams=hyperparams))
 
