@@ -1,9 +1,9 @@
-r"""Sweep of the Gaussian scale sigma: 8 values, 64 px, vmapped as one group.
+r"""Sweep of the Gaussian scale sigma: 8 values, 64 px, trained as one group.
 
 The paper's network (4 x 256 MLP, m = 256 Gaussian features, Adam 1e-3, paper
 split) on 'astronaut' at 64 px for 200 steps, sigma = 0.5 .. 64 in octaves.
 All eight members differ only in encoding.scale, so they train together as
-one vmapped group.
+one group.
 
   python -m cppn.main --config=configs/sweep_scale.py --workdir=runs/scale
 

@@ -1,4 +1,4 @@
-r"""Run-to-run spread: five seeds of one setting, vmapped as one group.
+r"""Run-to-run spread: five seeds of one setting, trained as one group.
 
 The paper's network (4 x 256 MLP, m = 256 Gaussian features) with sigma = 1
 (suited to 64 px) on 'astronaut' at 64 px (paper split), Adam 1e-3, 300

@@ -239,3 +239,16 @@ def test_sweep_speed_times_the_sweep_against_separate_runs(tmp_path):
       report['separate_seconds'] / report['sweep_seconds'])
   assert report['ratio'] > 1
   assert report['max_test_psnr_difference_db'] < 1e-3
+
+
+@pytest.mark.parametrize('name,num_members,num_groups', [
+    ('sweep_scale', 8, 1), ('sweep_seeds', 5, 1), ('sweep_grid', 64, 1),
+    ('sweep_freqs', 10, 10), ('sweep_size', 9, 9), ('sweep_encodings', 4, 4),
+])
+def test_bundled_sweeps_plan_their_members(tmp_path, name, num_members,
+                                           num_groups):
+  module = sweep.load_config_module(REPO / 'configs' / f'{name}.py')
+  members = sweep.plan(module.get_config(), module.get_sweep(), tmp_path)
+  assert len(members) == num_members
+  assert len({m.name for m in members}) == num_members  # one folder each
+  assert len(sweep.group_by_shape(members)) == num_groups
