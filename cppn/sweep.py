@@ -1,4 +1,4 @@
-r"""Config sweeps: many members of one config, trained in vmapped groups, compared.
+r"""Config sweeps: many members of one config, trained in groups, compared.
 
 A config module declares a sweep next to get_config() with get_sweep(), a list
 of dicts of dotted overrides, one dict per member:
@@ -10,8 +10,8 @@ of dicts of dotted overrides, one dict per member:
 
 Overrides on the command line (--config.x=y) apply to every member first, then
 each member's own. Members that differ only in train.VALUE_FIELDS (equal
-train.shape_signature) form a group that train.train_group fits together,
-vmapped over a member axis. Outputs in the sweep workdir:
+train.shape_signature) form a group that train.train_group fits together in
+one compiled program (see train.train_steps_per_member). Outputs in the sweep workdir:
 
   sweep.json           the members: name, overrides, workdir
   NAME/                each member's run, the same files as a single run

@@ -434,7 +434,10 @@ def pad_to_devices(items: list) -> list:
 
 def train_group(configs: list[ml_collections.ConfigDict], workdirs: list,
                 progress: bool = True) -> list[dict[str, Any]]:
-  """Fits several members of equal shape together, vmapped over a member axis.
+  """Fits several members of equal shape together in one compiled program.
+
+  The member axis is vmapped, or mapped on a single CPU device (see
+  train_steps_per_member).
 
   Each member writes the same outputs into its own workdir as a single run.
   Members resume from their own newest checkpoints (those at equal steps

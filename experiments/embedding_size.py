@@ -4,7 +4,7 @@ Gaussian Fourier features (sigma_g = 10 at 512 px, scaled to the preset's
 resolution N: 10 * N / 512) with m = 8 .. 1024 frequencies (2m features)
 into a ReLU MLP of width 256 and depth 2, 4 or 8 (Dense layers, the output
 included), Adam 1e-3, paper split, on the preset's photographs. Each (depth,
-m) is one train.train_group (the shapes differ), its images vmapped.
+m) is one train.train_group (the shapes differ) holding its images.
 
   python -m experiments.embedding_size --preset=cpu --workdir=runs/embedding
 

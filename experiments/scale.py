@@ -6,7 +6,7 @@ paper split) on one photograph, sigma_g = 1 .. 64 at 512 px in octaves
 underfits (blurry reconstructions, low train and test PSNR); large sigma
 overfits (train PSNR keeps rising, test PSNR falls, the reconstruction
 between the training pixels turns to noise). All sigmas differ only in
-encoding.scale, so they train as one vmapped train.train_group.
+encoding.scale, so they train as one train.train_group.
 
   python -m experiments.scale --preset=cpu --workdir=runs/scale
 

@@ -5,7 +5,7 @@ r"""One sweep command against one command per member: wall time, and the ratio.
 
 Runs, each as a subprocess into a fresh folder:
   * the sweep: `python -m cppn.main --config=CONFIG` (members grouped by
-    shape and vmapped), and
+    shape, one compiled program per group), and
   * each member alone: `python -m cppn.main --config=configs/default.py` with
     the member's resolved config given as --config.FIELD=VALUE flags (what
     one would type without sweeps),

@@ -15,7 +15,7 @@ at 512 px, centre-cropped to N (downsampled, their letters would be too thin
 to interpolate; see cropped_text); with --natural_npz / --text_npz the
 paper's files (FILE.npz, images of 'test_data'). The fits of one encoding
 (both sets) differ only in data.image, encoding.scale and
-train.learning_rate, so they train as one vmapped train.train_group.
+train.learning_rate, so they train as one train.train_group.
 
   python -m experiments.table1 --preset=cpu --workdir=runs/table1 \
       [--matmul_precision=float32|tensorfloat32|bfloat16]
