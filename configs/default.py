@@ -65,8 +65,10 @@ def get_config():
   config.train.batch_size = 0  # 0: full batch; > 0: random pixels per step
   config.train.eval_every_steps = 100  # evaluate, checkpoint, GIF frame
   # Pixels per chunk of the full-batch gradient and of rendering: bounds
-  # memory, same result up to rounding. 0: one chunk.
-  config.train.chunk_size = 8192
+  # memory, same result up to rounding. 0: one chunk. 2048 keeps a chunk's
+  # activations (2 MiB per layer) in the CPU's caches: 86% of the matmul
+  # rate at 16k and 65k training pixels against 74-79% at 8192.
+  config.train.chunk_size = 2048
   # Precompute the training features when they take at most this many MiB;
   # larger images encode each chunk on the fly at every step instead.
   config.train.feature_cache_mb = 2048

@@ -170,8 +170,7 @@ def train_step(state: TrainState, batch: Batch, key: jax.Array,
                              batch_size)
   loss, grads = loss_and_grad(state.params, state.apply_fn, batch,
                               encoding_name)
-  metrics = {'loss': loss, 'grad_norm': optax.tree.norm(grads)}
-  return state.apply_gradients(grads=grads), metrics
+  return state.apply_gradients(grads=grads), {'loss': loss}
 
 
 def scan_train_steps(state: TrainState, batch: Batch, key: jax.Array,
@@ -180,8 +179,8 @@ def scan_train_steps(state: TrainState, batch: Batch, key: jax.Array,
   """`num_steps` train steps as one lax.scan.
 
   Returns:
-    The new state and metrics {'loss', 'grad_norm'}, each (num_steps,): the
-    loss before each step's update.
+    The new state and metrics {'loss'}, (num_steps,): the loss before each
+    step's update.
   """
   step = lambda s, _: train_step(s, batch, key, batch_size, encoding_name)
   return jax.lax.scan(step, state, None, length=num_steps)
