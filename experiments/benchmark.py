@@ -9,24 +9,30 @@ layers) - 2 x (those of the first layer, which needs no input gradient) =
 1.32 MFLOP. For each image size this times, each in a fresh subprocess (so
 peak memory is per measurement):
 
-  cppn       the project's trainer through `train.train_and_evaluate`
-             (steps/s of the compiled training calls, compilation excluded)
+  cppn       the project's trainer: one fit through `train.train_and_evaluate`
+             (the whole path, so the peak memory is a fit's), then rounds of
+             the compiled call that fit makes (`train.train_steps`: many
+             steps in one lax.scan, the state donated)
   reference  experiments/reference.py: the paper notebooks' loop, a Python
-             loop of jitted gradient + jitted Adam calls (first step excluded)
+             loop of jitted gradient + jitted Adam calls; each round a fit
+             whose first step (compilation) is not timed
 
 and prints a table: training pixels, steps/s of each, speedup, achieved
-GFLOP/s, fraction of the fp32 matmul rate, peak resident memory. The matmul
-rate is measured in the same process just before and just after each
-measurement, the higher of the two kept (this shared machine's speed drifts
-by 10-20% over minutes, so only a rate taken beside the measurement makes
-the fraction mean something), two ways:
+GFLOP/s, fraction of the fp32 matmul rate, peak resident memory. This
+shared machine's speed drifts by up to 1.5x over minutes (another tenant on
+the host), so only a rate taken beside the measurement makes the fraction
+mean something: each measurement is --rounds rounds of ~0.6 s of training,
+each round between two burst matmul timings (the higher kept), and the table
+gives medians over the rounds. The matmul rate, two ways:
 
-  burst      best of 5 single 2048^3 matmuls (the goal's yardstick)
+  burst      best of 3-5 single 2048^3 fp32 matmuls (the goal's yardstick)
   sustained  20 chained 2048^3 matmuls in one compiled call, as a training
-             run issues them back to back (~8% below burst on the 2-core CPU)
+             run issues them back to back, measured before and after the
+             rounds
 
 With --cli it also times the command line itself at two step counts with
-one evaluation each, so start-up, compilation and evaluation cancel. With
+one evaluation each, so start-up, compilation and evaluation cancel, against
+burst matmul timings before, between and after them. With
 --sweep it also times the 8-member sigma sweep as one command against 8
 separate commands (experiments/sweep_speed.py). With --paper_fit (default on
 a GPU) it also times one whole paper-protocol fit (512 px, 2000 steps) of
@@ -37,7 +43,7 @@ experiments.table1` at that preset once per --table1_precisions entry
 tabulates wall minutes beside the mean test PSNRs, so the PSNR cost of TF32
 and bf16 matmuls stands beside their speed. Writes benchmark.json and
 benchmark.md into --workdir. Run it on a quiet machine: a second busy
-process halves every number.
+process of our own halves every number.
 """
 
 import argparse
@@ -51,10 +57,11 @@ import time
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 DEPTH, WIDTH, NUM_FEATURES = 4, 256, 256
-SECONDS_PER_MEASUREMENT = 8.0
-ASSUMED_GFLOPS = 140.0  # only to size the step counts
+NUM_ROUNDS = 10  # timing rounds per measurement
+SECONDS_PER_ROUND = 0.6  # training time of one round, sized by the burst rate
 
 
 def flops_per_pixel(depth=DEPTH, width=WIDTH, num_inputs=2 * NUM_FEATURES):
@@ -64,10 +71,15 @@ def flops_per_pixel(depth=DEPTH, width=WIDTH, num_inputs=2 * NUM_FEATURES):
   return 6 * sum(macs) - 2 * macs[0]
 
 
+def fp32_matmul(x, y):
+  """x @ y in true float32 (GPUs would otherwise use TF32)."""
+  return jnp.matmul(x, y, precision=jax.lax.Precision.HIGHEST)
+
+
 def matmul_gflops(size=2048, repeats=5):
   """Best fp32 matmul rate of XLA on this machine, in GFLOP/s."""
   a = jnp.ones((size, size), jnp.float32)
-  matmul = jax.jit(lambda x: x @ x)
+  matmul = jax.jit(lambda x: fp32_matmul(x, x))
   matmul(a).block_until_ready()
   best = float('inf')
   for _ in range(repeats):
@@ -80,17 +92,18 @@ def matmul_gflops(size=2048, repeats=5):
 def sustained_matmul_gflops(size=2048, count=20):
   """fp32 rate of `count` chained matmuls in one compiled call, in GFLOP/s."""
   a = jnp.full((size, size), 1.0 / size, jnp.float32)
-  chain = jax.jit(lambda x: jax.lax.fori_loop(0, count, lambda _, y: y @ x, x))
+  chain = jax.jit(lambda x: jax.lax.fori_loop(
+      0, count, lambda _, y: fp32_matmul(y, x), x))
   chain(a).block_until_ready()
   tic = time.perf_counter()
   chain(a).block_until_ready()
   return 2 * size**3 * count / (time.perf_counter() - tic) / 1e9
 
 
-def num_steps_for(size):
-  """Steps that take about SECONDS_PER_MEASUREMENT at the assumed rate."""
-  seconds_per_step = flops_per_pixel() * size**2 / 4 / (ASSUMED_GFLOPS * 1e9)
-  return max(5, round(SECONDS_PER_MEASUREMENT / seconds_per_step))
+def steps_per_round(size, gflops):
+  """Training steps that take about SECONDS_PER_ROUND at `gflops`."""
+  seconds_per_step = flops_per_pixel() * size**2 / 4 / (gflops * 1e9)
+  return max(2, round(SECONDS_PER_ROUND / seconds_per_step))
 
 
 def paper_config(size, num_steps):
@@ -103,39 +116,127 @@ def paper_config(size, num_steps):
   return config
 
 
-def measure_cppn(size, num_steps):
-  """Steps/s of cppn's trainer (compilation and evaluation excluded)."""
-  from cppn import train  # pylint: disable=g-import-not-at-top
-  with tempfile.TemporaryDirectory() as workdir:
-    summary = train.train_and_evaluate(paper_config(size, num_steps), workdir,
-                                       progress=False)
-  return summary['steps_per_second']
+def timed_rounds(run_round, num_rounds):
+  """Alternates burst matmul timings with rounds of training.
 
-
-def measure_reference(size, num_steps):
-  """Steps/s of the paper notebooks' loop (first step excluded)."""
-  from cppn import data  # pylint: disable=g-import-not-at-top
-  from experiments import reference  # pylint: disable=g-import-not-at-top
-  image = data.load_target('astronaut', size)
-  result = reference.fit(image, encoding='gaussian', scale=10.0,
-                         num_features=NUM_FEATURES, depth=DEPTH, width=WIDTH,
-                         learning_rate=1e-3, num_steps=num_steps)
-  return result['steps_per_second']
-
-
-def measure_in_subprocess(method, size, num_steps):
-  """Runs one measurement in a fresh process.
+  Args:
+    run_round: trains for one round and returns its steps/s.
+    num_rounds: how many rounds.
 
   Returns:
-    {'steps_per_second', 'wall_seconds', 'peak_mb', 'matmul_gflops',
-    'sustained_matmul_gflops'}: wall_seconds is the whole fit's (data,
-    compilation and the final evaluation included); the matmul rates are
-    measured in that process around the fit.
+    {'steps_per_second': [...], 'matmul_gflops': [...]}, one entry per
+    round; a round's matmul rate is the higher of the burst rates measured
+    just before and just after it, so drift of the machine's speed over
+    minutes cancels in the per-round ratio.
   """
-  output = subprocess.run(
-      [sys.executable, '-m', 'experiments.benchmark', f'--measure={method}',
-       f'--sizes={size}', f'--steps={num_steps}'],
-      check=True, capture_output=True, text=True).stdout
+  result = {'steps_per_second': [], 'matmul_gflops': []}
+  for _ in range(num_rounds):
+    before = matmul_gflops(repeats=3)
+    result['steps_per_second'].append(run_round())
+    result['matmul_gflops'].append(max(before, matmul_gflops(repeats=3)))
+  return result
+
+
+def cppn_rounds(size, num_steps, num_rounds):
+  """Rounds of the compiled training call the trainer makes for one fit.
+
+  A fit through `train.train_and_evaluate` comes first (the whole path,
+  evaluation included, so the process's peak memory is a fit's); then the
+  same member's state, batch and `train.train_steps` (num_steps steps per
+  call, the state donated) are timed call by call.
+  """
+  from cppn import models  # pylint: disable=g-import-not-at-top
+  from cppn import train  # pylint: disable=g-import-not-at-top
+  config = paper_config(size, num_steps)
+  with tempfile.TemporaryDirectory() as workdir:
+    train.train_and_evaluate(config, f'{workdir}/fit', progress=False)
+    member = train.setup_member(config, f'{workdir}/rounds')
+    state = train.initial_state(member, models.make_model(config.model))
+    batch = jax.tree_util.tree_map(jnp.asarray, train.member_batch(
+        member, train.encoding_width(member)))
+  key = jax.random.PRNGKey(0)
+  step = train.train_steps.lower(state, batch, key,
+                                 num_steps=num_steps).compile()
+  state = jax.block_until_ready(step(state, batch, key)[0])
+
+  def run_round():
+    nonlocal state
+    tic = time.perf_counter()
+    state = jax.block_until_ready(step(state, batch, key)[0])
+    return num_steps / (time.perf_counter() - tic)
+
+  return timed_rounds(run_round, num_rounds)
+
+
+def reference_fit(size, num_steps):
+  """The paper notebooks' loop on astronaut at `size` (see reference.fit)."""
+  from cppn import data  # pylint: disable=g-import-not-at-top
+  from experiments import reference  # pylint: disable=g-import-not-at-top
+  return reference.fit(data.load_target('astronaut', size),
+                       encoding='gaussian', scale=10.0,
+                       num_features=NUM_FEATURES, depth=DEPTH, width=WIDTH,
+                       learning_rate=1e-3, num_steps=num_steps)
+
+
+def reference_rounds(size, num_steps, num_rounds):
+  """Rounds of the reference loop: each a fit of num_steps + 1 steps whose
+  first step (compilation) is not timed."""
+  return timed_rounds(
+      lambda: reference_fit(size, num_steps + 1)['steps_per_second'],
+      num_rounds)
+
+
+def cppn_fit_seconds(size, num_steps):
+  """Wall seconds of one whole cppn fit through train.train_and_evaluate."""
+  from cppn import train  # pylint: disable=g-import-not-at-top
+  with tempfile.TemporaryDirectory() as workdir:
+    tic = time.perf_counter()
+    train.train_and_evaluate(paper_config(size, num_steps), workdir,
+                             progress=False)
+    return time.perf_counter() - tic
+
+
+def reference_fit_seconds(size, num_steps):
+  """Wall seconds of one whole reference fit (compilation included)."""
+  tic = time.perf_counter()
+  reference_fit(size, num_steps)
+  return time.perf_counter() - tic
+
+
+def measure(method, size, num_steps, num_rounds):
+  """One measurement in this process (see measure_in_subprocess)."""
+  peak_mb = lambda: resource.getrusage(
+      resource.RUSAGE_SELF).ru_maxrss / 1024 * (
+          1 / 1024 if sys.platform == 'darwin' else 1)
+  if num_steps:
+    fit_seconds = {'cppn': cppn_fit_seconds, 'reference': reference_fit_seconds}
+    return {'wall_seconds': fit_seconds[method](size, num_steps),
+            'peak_mb': peak_mb()}
+  sustained = sustained_matmul_gflops()
+  num_steps = steps_per_round(size, matmul_gflops())
+  rounds = {'cppn': cppn_rounds, 'reference': reference_rounds}[method](
+      size, num_steps, num_rounds)
+  return {**rounds, 'steps_per_round': num_steps, 'peak_mb': peak_mb(),
+          'sustained_matmul_gflops': max(sustained, sustained_matmul_gflops())}
+
+
+def measure_in_subprocess(method, size, num_rounds, num_steps=None):
+  """Runs one measurement in a fresh process, so peak memory is its own.
+
+  Returns:
+    With num_steps, one whole fit of that many steps: {'wall_seconds',
+    'peak_mb'}. Without, `num_rounds` timing rounds (see timed_rounds):
+    {'steps_per_second', 'matmul_gflops' (lists, one entry per round),
+    'steps_per_round', 'peak_mb', 'sustained_matmul_gflops' (the higher of
+    two measured before and after the rounds)}.
+  """
+  command = [sys.executable, '-m', 'experiments.benchmark',
+             f'--measure={method}', f'--sizes={size}',
+             f'--rounds={num_rounds}']
+  if num_steps:
+    command.append(f'--steps={num_steps}')
+  output = subprocess.run(command, check=True, capture_output=True,
+                          text=True).stdout
   return json.loads(output.strip().splitlines()[-1])
 
 
@@ -171,73 +272,100 @@ def cli_seconds(size, num_steps):
     return time.perf_counter() - tic
 
 
-def benchmark(sizes, with_cli):
+def cli_rate(size, num_steps):
+  """The command line's steps/s from runs of num_steps and 3 * num_steps
+  steps (one evaluation each: start-up, compilation and evaluation cancel),
+  and the burst matmul rate measured before, between and after them (the
+  highest kept)."""
+  rates = [matmul_gflops()]
+  short = cli_seconds(size, num_steps)
+  rates.append(matmul_gflops())
+  long = cli_seconds(size, 3 * num_steps)
+  rates.append(matmul_gflops())
+  return 2 * num_steps / (long - short), max(rates)
+
+
+def median(values):
+  """The median of a list of numbers."""
+  return float(np.median(values))
+
+
+def benchmark(sizes, num_rounds, with_cli):
   """Rows of the table, one per image size, plus the highest matmul rate."""
   rows = []
   for size in sizes:
-    num_steps = num_steps_for(size)
-    ours = measure_in_subprocess('cppn', size, num_steps)
-    ref = measure_in_subprocess('reference', size, num_steps)
+    ours = measure_in_subprocess('cppn', size, num_rounds)
+    ref = measure_in_subprocess('reference', size, num_rounds)
     pixels = size**2 // 4
-    gflops = lambda m: m['steps_per_second'] * pixels * flops_per_pixel() / 1e9
+    gflops = lambda steps_per_second: (steps_per_second * pixels
+                                       * flops_per_pixel() / 1e9)
+    fractions = lambda m: [gflops(rate) / matmul for rate, matmul in zip(
+        m['steps_per_second'], m['matmul_gflops'])]
     row = {
-        'size': size, 'train_pixels': pixels, 'num_steps': num_steps,
-        'cppn_steps_per_second': ours['steps_per_second'],
-        'reference_steps_per_second': ref['steps_per_second'],
-        'speedup': ours['steps_per_second'] / ref['steps_per_second'],
-        'cppn_gflops': gflops(ours), 'reference_gflops': gflops(ref),
-        'cppn_matmul_gflops': ours['matmul_gflops'],
+        'size': size, 'train_pixels': pixels, 'rounds': num_rounds,
+        'cppn_steps_per_round': ours['steps_per_round'],
+        'reference_steps_per_round': ref['steps_per_round'],
+        'cppn_steps_per_second': median(ours['steps_per_second']),
+        'reference_steps_per_second': median(ref['steps_per_second']),
+        'cppn_matmul_gflops': median(ours['matmul_gflops']),
+        'reference_matmul_gflops': median(ref['matmul_gflops']),
+        'cppn_fraction_of_matmul': median(fractions(ours)),
+        'cppn_fraction_of_matmul_range': [min(fractions(ours)),
+                                          max(fractions(ours))],
+        'reference_fraction_of_matmul': median(fractions(ref)),
         'cppn_sustained_matmul_gflops': ours['sustained_matmul_gflops'],
-        'reference_matmul_gflops': ref['matmul_gflops'],
-        'cppn_fraction_of_matmul': gflops(ours) / ours['matmul_gflops'],
-        'cppn_fraction_of_sustained_matmul':
-            gflops(ours) / ours['sustained_matmul_gflops'],
-        'reference_fraction_of_matmul': gflops(ref) / ref['matmul_gflops'],
         'cppn_peak_mb': ours['peak_mb'], 'reference_peak_mb': ref['peak_mb'],
+        'cppn_rounds': ours, 'reference_rounds': ref,
     }
+    row['speedup'] = (row['cppn_steps_per_second']
+                      / row['reference_steps_per_second'])
+    row['cppn_gflops'] = gflops(row['cppn_steps_per_second'])
+    row['cppn_fraction_of_sustained_matmul'] = (
+        row['cppn_gflops'] / row['cppn_sustained_matmul_gflops'])
     if with_cli:
-      short, long = num_steps, 3 * num_steps
-      row['cli_steps_per_second'] = (long - short) / (
-          cli_seconds(size, long) - cli_seconds(size, short))
+      rate, matmul = cli_rate(size, 10 * ours['steps_per_round'])
+      row.update(cli_steps_per_second=rate, cli_matmul_gflops=matmul,
+                 cli_fraction_of_matmul=gflops(rate) / matmul)
     rows.append(row)
-    print(json.dumps(row), flush=True)
-  matmul = max(max(r['cppn_matmul_gflops'], r['reference_matmul_gflops'])
-               for r in rows)
-  return {'matmul_gflops': matmul, 'flops_per_pixel': flops_per_pixel(),
+    print(json.dumps({k: v for k, v in row.items() if 'rounds' not in k}),
+          flush=True)
+  return {'matmul_gflops': max(max(r['cppn_rounds']['matmul_gflops']
+                                   + r['reference_rounds']['matmul_gflops'])
+                               for r in rows),
+          'flops_per_pixel': flops_per_pixel(),
           'backend': jax.default_backend(),
           'device': str(jax.devices()[0].device_kind), 'rows': rows}
 
 
 def markdown(result):
   """The result as a markdown table (and the sweep ratio, if measured)."""
+  with_cli = 'cli_steps_per_second' in result['rows'][0]
   lines = [
       f'fp32 matmul: up to {result["matmul_gflops"]:.1f} GFLOP/s '
       f'({result["device"]}); {result["flops_per_pixel"] / 1e6:.2f} MFLOP '
-      'per training pixel per step; matmul rates measured beside each '
-      'measurement: burst (best of 5) for cppn / for the reference, and '
-      'sustained (20 chained) for cppn', '',
+      f'per training pixel per step; {result["rows"][0]["rounds"]} rounds '
+      'per measurement, each between two burst matmul timings (medians; '
+      'the range of cppn\'s per-round fraction in brackets)', '',
       '| image | train pixels | cppn steps/s | reference steps/s | speedup | '
       'cppn GFLOP/s | matmul burst GFLOP/s | cppn of burst | reference of '
       'burst | matmul sustained GFLOP/s | cppn of sustained | cppn peak MB | '
-      'reference peak MB |' + (
-          ' CLI steps/s |' if 'cli_steps_per_second' in result['rows'][0]
-          else ''),
-      '|---' * (13 + ('cli_steps_per_second' in result['rows'][0])) + '|']
+      'reference peak MB |' + (' CLI steps/s | CLI of burst |' if with_cli
+                               else ''),
+      '|---' * (13 + 2 * with_cli) + '|']
   for r in result['rows']:
+    low, high = r['cppn_fraction_of_matmul_range']
     lines.append(
         f'| {r["size"]} px | {r["train_pixels"]:,} | '
         f'{r["cppn_steps_per_second"]:.2f} | '
         f'{r["reference_steps_per_second"]:.2f} | {r["speedup"]:.2f}x | '
-        f'{r["cppn_gflops"]:.1f} | {r["cppn_matmul_gflops"]:.0f} / '
-        f'{r["reference_matmul_gflops"]:.0f} | '
-        f'{r["cppn_fraction_of_matmul"]:.0%} | '
+        f'{r["cppn_gflops"]:.1f} | {r["cppn_matmul_gflops"]:.0f} | '
+        f'{r["cppn_fraction_of_matmul"]:.0%} [{low:.0%}-{high:.0%}] | '
         f'{r["reference_fraction_of_matmul"]:.0%} | '
         f'{r["cppn_sustained_matmul_gflops"]:.0f} | '
         f'{r["cppn_fraction_of_sustained_matmul"]:.0%} | '
-        f'{r["cppn_peak_mb"]:.0f} | '
-        f'{r["reference_peak_mb"]:.0f} |'
-        + (f' {r["cli_steps_per_second"]:.2f} |' if 'cli_steps_per_second'
-           in r else ''))
+        f'{r["cppn_peak_mb"]:.0f} | {r["reference_peak_mb"]:.0f} |'
+        + (f' {r["cli_steps_per_second"]:.2f} | '
+           f'{r["cli_fraction_of_matmul"]:.0%} |' if with_cli else ''))
   if 'sweep' in result:
     sweep = result['sweep']
     lines += ['', f'sweep of {sweep["members"]} members: one command '
@@ -267,6 +395,8 @@ def main(argv=None):
   parser.add_argument('--workdir', default='runs/benchmark')
   parser.add_argument('--sizes', default='64,128,256,512',
                       help='image sides N; N^2 / 4 training pixels each')
+  parser.add_argument('--rounds', type=int, default=NUM_ROUNDS,
+                      help='timing rounds per measurement')
   parser.add_argument('--cli', action='store_true',
                       help='also time the command line at two step counts')
   parser.add_argument('--sweep', action='store_true',
@@ -287,20 +417,10 @@ def main(argv=None):
   args = parser.parse_args(argv)
   sizes = [int(s) for s in args.sizes.split(',')]
   if args.measure:
-    measure = {'cppn': measure_cppn, 'reference': measure_reference}
-    rates = lambda: (matmul_gflops(), sustained_matmul_gflops())
-    before = rates()
-    tic = time.perf_counter()
-    rate = measure[args.measure](sizes[0], args.steps)
-    wall_seconds = time.perf_counter() - tic
-    after = rates()
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({'steps_per_second': rate, 'wall_seconds': wall_seconds,
-                      'peak_mb': peak_mb,
-                      'matmul_gflops': max(before[0], after[0]),
-                      'sustained_matmul_gflops': max(before[1], after[1])}))
+    print(json.dumps(measure(args.measure, sizes[0], args.steps,
+                             args.rounds)))
     return
-  result = benchmark(sizes, args.cli)
+  result = benchmark(sizes, args.rounds, args.cli)
   workdir = pathlib.Path(args.workdir)
   workdir.mkdir(parents=True, exist_ok=True)
   if args.sweep:
@@ -311,7 +431,8 @@ def main(argv=None):
   on_gpu = jax.default_backend() == 'gpu'
   if args.paper_fit or (args.paper_fit is None and on_gpu):
     result['paper_fit'] = {
-        method: measure_in_subprocess(method, 512, 2000)['wall_seconds']
+        method: measure_in_subprocess(method, 512, args.rounds,
+                                      num_steps=2000)['wall_seconds']
         for method in ('cppn', 'reference')}
   preset = args.table1 or ('paper' if on_gpu else None)
   if preset:
