@@ -7,9 +7,9 @@ bundled 512 x 512 photograph 'astronaut': trained on the even pixels
 
   python -m cppn.main --config=configs/default.py --workdir=runs/default
 
-Measured on 2 CPU cores: test PSNR 27.44 dB, SSIM 0.897, 12.3 minutes (the
+Measured on 2 CPU cores: test PSNR 27.37 dB, SSIM 0.897, 8.3 minutes (the
 paper's DIV2K mean for this setting is 25.57 dB). `--config.data.resolution=256`
-takes about 4 minutes (use sigma 5, sigma_p 5 at 256 px: the frequencies
+takes about 2 minutes (use sigma 5, sigma_p 5 at 256 px: the frequencies
 scale with the resolution).
 """
 

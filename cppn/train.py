@@ -400,7 +400,8 @@ def setup_member(config: ml_collections.ConfigDict,
     return summary
   encoding_params = encodings.init_encoding(config.encoding,
                                             config.data.resolution)
-  np.savez(workdir / 'encoding.npz', **jax.device_get(encoding_params))
+  with outputs.atomic_open(workdir / 'encoding.npz', 'wb') as f:
+    np.savez(f, **jax.device_get(encoding_params))
   (workdir / 'frames').mkdir(exist_ok=True)
   return Member(config, workdir, image, dataset, encoding_params)
 
