@@ -48,6 +48,7 @@ process of our own halves every number.
 
 import argparse
 import json
+import os
 import pathlib
 import resource
 import subprocess
@@ -416,6 +417,10 @@ def main(argv=None):
   parser.add_argument('--steps', type=int, help=argparse.SUPPRESS)
   args = parser.parse_args(argv)
   sizes = [int(s) for s in args.sizes.split(',')]
+  # On a GPU, JAX reserves most of its memory at the first operation; this
+  # process and the measurements it starts (which inherit the setting) share
+  # one GPU, so each takes memory only as it needs it.
+  os.environ.setdefault('XLA_PYTHON_CLIENT_PREALLOCATE', 'false')
   if args.measure:
     print(json.dumps(measure(args.measure, sizes[0], args.steps,
                              args.rounds)))
