@@ -67,7 +67,9 @@ def get_config():
   # Pixels per chunk of the full-batch gradient and of rendering: bounds
   # memory, same result up to rounding. 0: one chunk. 2048 keeps a chunk's
   # activations (2 MiB per layer) in the CPU's caches: 86% of the matmul
-  # rate at 16k and 65k training pixels against 74-79% at 8192.
+  # rate at 16k and 65k training pixels against 74-79% at 8192. On a GPU,
+  # where each chunk costs kernel launches, larger chunks (or 0) should be
+  # faster: not measured yet (no GPU lent so far).
   config.train.chunk_size = 2048
   # Precompute the training features when they take at most this many MiB;
   # larger images encode each chunk on the fly at every step instead.
