@@ -1,6 +1,6 @@
 r"""Training speed against the machine's matmul ceiling and the reference loop.
 
-  python -m experiments.benchmark --workdir=runs/benchmark [--sizes=64,128,256,512]
+  python -m experiments.benchmark --workdir=runs/benchmark [--sizes=64,...]
 
 Workload (the paper's): a 4 x 256 ReLU MLP on m = 256 Gaussian features (512
 inputs), Adam, full batch, paper split of an N x N image (N^2 / 4 training
@@ -62,7 +62,7 @@ import numpy as np
 
 DEPTH, WIDTH, NUM_FEATURES = 4, 256, 256
 NUM_ROUNDS = 10  # timing rounds per measurement
-SECONDS_PER_ROUND = 0.6  # training time of one round, sized by the burst rate
+SECONDS_PER_ROUND = 0.6  # default training time of one round
 
 
 def flops_per_pixel(depth=DEPTH, width=WIDTH, num_inputs=2 * NUM_FEATURES):
@@ -101,10 +101,10 @@ def sustained_matmul_gflops(size=2048, count=20):
   return 2 * size**3 * count / (time.perf_counter() - tic) / 1e9
 
 
-def steps_per_round(size, gflops):
-  """Training steps that take about SECONDS_PER_ROUND at `gflops`."""
+def steps_per_round(size, gflops, seconds=SECONDS_PER_ROUND):
+  """Training steps that take about `seconds` at `gflops`."""
   seconds_per_step = flops_per_pixel() * size**2 / 4 / (gflops * 1e9)
-  return max(2, round(SECONDS_PER_ROUND / seconds_per_step))
+  return max(2, round(seconds / seconds_per_step))
 
 
 def paper_config(size, num_steps):
@@ -204,7 +204,7 @@ def reference_fit_seconds(size, num_steps):
   return time.perf_counter() - tic
 
 
-def measure(method, size, num_steps, num_rounds):
+def measure(method, size, num_steps, num_rounds, round_seconds):
   """One measurement in this process (see measure_in_subprocess)."""
   peak_mb = lambda: resource.getrusage(
       resource.RUSAGE_SELF).ru_maxrss / 1024 * (
@@ -214,26 +214,28 @@ def measure(method, size, num_steps, num_rounds):
     return {'wall_seconds': fit_seconds[method](size, num_steps),
             'peak_mb': peak_mb()}
   sustained = sustained_matmul_gflops()
-  num_steps = steps_per_round(size, matmul_gflops())
+  num_steps = steps_per_round(size, matmul_gflops(), round_seconds)
   rounds = {'cppn': cppn_rounds, 'reference': reference_rounds}[method](
       size, num_steps, num_rounds)
   return {**rounds, 'steps_per_round': num_steps, 'peak_mb': peak_mb(),
           'sustained_matmul_gflops': max(sustained, sustained_matmul_gflops())}
 
 
-def measure_in_subprocess(method, size, num_rounds, num_steps=None):
+def measure_in_subprocess(method, size, num_rounds,
+                          round_seconds=SECONDS_PER_ROUND, num_steps=None):
   """Runs one measurement in a fresh process, so peak memory is its own.
 
   Returns:
     With num_steps, one whole fit of that many steps: {'wall_seconds',
-    'peak_mb'}. Without, `num_rounds` timing rounds (see timed_rounds):
+    'peak_mb'}. Without, `num_rounds` timing rounds of about
+    `round_seconds` of training each (see timed_rounds):
     {'steps_per_second', 'matmul_gflops' (lists, one entry per round),
     'steps_per_round', 'peak_mb', 'sustained_matmul_gflops' (the higher of
     two measured before and after the rounds)}.
   """
   command = [sys.executable, '-m', 'experiments.benchmark',
              f'--measure={method}', f'--sizes={size}',
-             f'--rounds={num_rounds}']
+             f'--rounds={num_rounds}', f'--round_seconds={round_seconds}']
   if num_steps:
     command.append(f'--steps={num_steps}')
   output = subprocess.run(command, check=True, capture_output=True,
@@ -291,12 +293,12 @@ def median(values):
   return float(np.median(values))
 
 
-def benchmark(sizes, num_rounds, with_cli):
+def benchmark(sizes, num_rounds, round_seconds, with_cli):
   """Rows of the table, one per image size, plus the highest matmul rate."""
   rows = []
   for size in sizes:
-    ours = measure_in_subprocess('cppn', size, num_rounds)
-    ref = measure_in_subprocess('reference', size, num_rounds)
+    ours = measure_in_subprocess('cppn', size, num_rounds, round_seconds)
+    ref = measure_in_subprocess('reference', size, num_rounds, round_seconds)
     pixels = size**2 // 4
     gflops = lambda steps_per_second: (steps_per_second * pixels
                                        * flops_per_pixel() / 1e9)
@@ -398,6 +400,9 @@ def main(argv=None):
                       help='image sides N; N^2 / 4 training pixels each')
   parser.add_argument('--rounds', type=int, default=NUM_ROUNDS,
                       help='timing rounds per measurement')
+  parser.add_argument('--round_seconds', type=float, default=SECONDS_PER_ROUND,
+                      help='training time of one round, sized by the '
+                      'burst matmul rate')
   parser.add_argument('--cli', action='store_true',
                       help='also time the command line at two step counts')
   parser.add_argument('--sweep', action='store_true',
@@ -423,9 +428,9 @@ def main(argv=None):
   os.environ.setdefault('XLA_PYTHON_CLIENT_PREALLOCATE', 'false')
   if args.measure:
     print(json.dumps(measure(args.measure, sizes[0], args.steps,
-                             args.rounds)))
+                             args.rounds, args.round_seconds)))
     return
-  result = benchmark(sizes, args.rounds, args.cli)
+  result = benchmark(sizes, args.rounds, args.round_seconds, args.cli)
   workdir = pathlib.Path(args.workdir)
   workdir.mkdir(parents=True, exist_ok=True)
   if args.sweep:

@@ -22,7 +22,8 @@ def test_steps_per_round_fill_the_round():
 
 
 def test_benchmark_command_writes_its_table(tmp_path):
-  benchmark.main(['--sizes=16', '--rounds=2', f'--workdir={tmp_path}'])
+  benchmark.main(['--sizes=16', '--rounds=2', '--round_seconds=0.05',
+                  f'--workdir={tmp_path}'])
   result = json.loads((tmp_path / 'benchmark.json').read_text())
   row, = result['rows']
   assert row['train_pixels'] == 64
