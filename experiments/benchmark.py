@@ -21,7 +21,8 @@ and prints a table: training pixels, steps/s of each, speedup, achieved
 GFLOP/s, fraction of the fp32 matmul rate, peak resident memory. This
 shared machine's speed drifts by up to 1.5x over minutes (another tenant on
 the host), so only a rate taken beside the measurement makes the fraction
-mean something: each measurement is --rounds rounds of ~0.6 s of training,
+mean something: each measurement is --rounds rounds of --round_seconds
+(default 0.6) of training,
 each round between two burst matmul timings (the higher kept), and the table
 gives medians over the rounds. The matmul rate, two ways:
 
