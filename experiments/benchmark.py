@@ -22,9 +22,8 @@ GFLOP/s, fraction of the fp32 matmul rate, peak resident memory. This
 shared machine's speed drifts by up to 1.5x over minutes (another tenant on
 the host), so only a rate taken beside the measurement makes the fraction
 mean something: each measurement is --rounds rounds of --round_seconds
-(default 0.6) of training,
-each round between two burst matmul timings (the higher kept), and the table
-gives medians over the rounds. The matmul rate, two ways:
+(default 0.6) of training, each round between two burst matmul timings (the
+higher kept), and the table gives medians over the rounds. The matmul rate, two ways:
 
   burst      best of 3-5 single 2048^3 fp32 matmuls (the goal's yardstick)
   sustained  20 chained 2048^3 matmuls in one compiled call, as a training
