@@ -23,7 +23,8 @@ shared machine's speed drifts by up to 1.5x over minutes (another tenant on
 the host), so only a rate taken beside the measurement makes the fraction
 mean something: each measurement is --rounds rounds of --round_seconds
 (default 0.6) of training, each round between two burst matmul timings (the
-higher kept), and the table gives medians over the rounds. The matmul rate, two ways:
+higher kept), and the table gives medians over the rounds. The matmul rate,
+two ways:
 
   burst      best of 3-5 single 2048^3 fp32 matmuls (the goal's yardstick)
   sustained  20 chained 2048^3 matmuls in one compiled call, as a training
@@ -169,12 +170,16 @@ def cppn_rounds(size, num_steps, num_rounds):
   return timed_rounds(run_round, num_rounds)
 
 
-def reference_fit(size, num_steps):
-  """The paper notebooks' loop on astronaut at `size` (see reference.fit)."""
+def astronaut(size):
+  """The benchmark's image: (size, size, 3) in [0, 1]."""
   from cppn import data  # pylint: disable=g-import-not-at-top
+  return data.load_target('astronaut', size)
+
+
+def reference_fit(image, num_steps):
+  """The paper notebooks' loop on `image` (see reference.fit)."""
   from experiments import reference  # pylint: disable=g-import-not-at-top
-  return reference.fit(data.load_target('astronaut', size),
-                       encoding='gaussian', scale=10.0,
+  return reference.fit(image, encoding='gaussian', scale=10.0,
                        num_features=NUM_FEATURES, depth=DEPTH, width=WIDTH,
                        learning_rate=1e-3, num_steps=num_steps)
 
@@ -182,8 +187,9 @@ def reference_fit(size, num_steps):
 def reference_rounds(size, num_steps, num_rounds):
   """Rounds of the reference loop: each a fit of num_steps + 1 steps whose
   first step (compilation) is not timed."""
+  image = astronaut(size)
   return timed_rounds(
-      lambda: reference_fit(size, num_steps + 1)['steps_per_second'],
+      lambda: reference_fit(image, num_steps + 1)['steps_per_second'],
       num_rounds)
 
 
@@ -198,17 +204,16 @@ def cppn_fit_seconds(size, num_steps):
 
 
 def reference_fit_seconds(size, num_steps):
-  """Wall seconds of one whole reference fit (compilation included)."""
+  """Wall seconds of one whole reference fit (image loading and compilation
+  included)."""
   tic = time.perf_counter()
-  reference_fit(size, num_steps)
+  reference_fit(astronaut(size), num_steps)
   return time.perf_counter() - tic
 
 
 def measure(method, size, num_steps, num_rounds, round_seconds):
   """One measurement in this process (see measure_in_subprocess)."""
-  peak_mb = lambda: resource.getrusage(
-      resource.RUSAGE_SELF).ru_maxrss / 1024 * (
-          1 / 1024 if sys.platform == 'darwin' else 1)
+  peak_mb = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
   if num_steps:
     fit_seconds = {'cppn': cppn_fit_seconds, 'reference': reference_fit_seconds}
     return {'wall_seconds': fit_seconds[method](size, num_steps),
@@ -221,7 +226,7 @@ def measure(method, size, num_steps, num_rounds, round_seconds):
           'sustained_matmul_gflops': max(sustained, sustained_matmul_gflops())}
 
 
-def measure_in_subprocess(method, size, num_rounds,
+def measure_in_subprocess(method, size, num_rounds=NUM_ROUNDS,
                           round_seconds=SECONDS_PER_ROUND, num_steps=None):
   """Runs one measurement in a fresh process, so peak memory is its own.
 
@@ -304,6 +309,7 @@ def benchmark(sizes, num_rounds, round_seconds, with_cli):
                                        * flops_per_pixel() / 1e9)
     fractions = lambda m: [gflops(rate) / matmul for rate, matmul in zip(
         m['steps_per_second'], m['matmul_gflops'])]
+    ours_fractions, ref_fractions = fractions(ours), fractions(ref)
     row = {
         'size': size, 'train_pixels': pixels, 'rounds': num_rounds,
         'cppn_steps_per_round': ours['steps_per_round'],
@@ -312,10 +318,10 @@ def benchmark(sizes, num_rounds, round_seconds, with_cli):
         'reference_steps_per_second': median(ref['steps_per_second']),
         'cppn_matmul_gflops': median(ours['matmul_gflops']),
         'reference_matmul_gflops': median(ref['matmul_gflops']),
-        'cppn_fraction_of_matmul': median(fractions(ours)),
-        'cppn_fraction_of_matmul_range': [min(fractions(ours)),
-                                          max(fractions(ours))],
-        'reference_fraction_of_matmul': median(fractions(ref)),
+        'cppn_fraction_of_matmul': median(ours_fractions),
+        'cppn_fraction_of_matmul_range': [min(ours_fractions),
+                                          max(ours_fractions)],
+        'reference_fraction_of_matmul': median(ref_fractions),
         'cppn_sustained_matmul_gflops': ours['sustained_matmul_gflops'],
         'cppn_peak_mb': ours['peak_mb'], 'reference_peak_mb': ref['peak_mb'],
         'cppn_rounds': ours, 'reference_rounds': ref,
@@ -441,7 +447,7 @@ def main(argv=None):
   on_gpu = jax.default_backend() == 'gpu'
   if args.paper_fit or (args.paper_fit is None and on_gpu):
     result['paper_fit'] = {
-        method: measure_in_subprocess(method, 512, args.rounds,
+        method: measure_in_subprocess(method, 512,
                                       num_steps=2000)['wall_seconds']
         for method in ('cppn', 'reference')}
   preset = args.table1 or ('paper' if on_gpu else None)
