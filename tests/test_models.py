@@ -2,7 +2,10 @@
 
 Counts are checked against closed-form sums written here (the paper's 4 x 256
 MLP, the seed project's pyramid at its four L_FACT values); shapes come from
-jax.eval_shape where values are not needed, to keep the file fast.
+jax.eval_shape where values are not needed, to keep the file fast. The
+initial distributions are checked by their shape against scipy.stats (see
+the Initialisation section), the forward passes against NumPy written from
+the documented architectures.
 """
 
 import math
@@ -11,8 +14,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import scipy.stats
 
-from cppn import encodings
 from cppn import models
 from cppn.errors import CppnError
 import configs.default
@@ -77,18 +80,25 @@ def test_mlp_count_matches_formula(depth, width, num_inputs):
   assert models.count_params(shapes) == mlp_count(depth, width, num_inputs)
 
 
-@pytest.mark.parametrize('num_freqs,expected', [
+@pytest.mark.parametrize('l_fact,expected', [
     (33, 11_115), (65, 44_075), (129, 175_531), (257, 700_587)])
-def test_seed_pyramid_param_counts(num_freqs, expected):
-  config = configs.seed.get_config()
-  config.encoding.num_freqs = num_freqs
-  params = encodings.init_encoding(config.encoding, config.data.resolution)
-  features = jax.eval_shape(
-      lambda p: encodings.encode('linear_sin', p, jnp.zeros((1, 2))), params)
-  num_inputs = features.shape[-1]
-  assert num_inputs == 2 * (num_freqs - 1)
-  model = models.make_model(config.model)
+def test_seed_pyramid_param_counts(l_fact, expected):
+  # The seed's linear-sin encoding gives 2 (L_FACT - 1) features; its
+  # pyramid on them has these counts (GUIDE.md section 1).
+  num_inputs = 2 * (l_fact - 1)
+  model = models.make_model(model_config(name='pyramid'))
   assert models.count_params(param_shapes(model, num_inputs)) == expected
+
+
+def test_seed_pyramid_count_by_hand():
+  # 64 inputs: widths 64, 64, 32, 16, 8, 4, 3 (six halvings of 64).
+  by_hand = (64 * 64 + 64) + (64 * 64 + 64) + (64 * 32 + 32) + (32 * 16 + 16) \
+      + (16 * 8 + 8) + (8 * 4 + 4) + (4 * 3 + 3)
+  assert by_hand == 11_115
+  # The seed config's model block builds that network.
+  model = models.make_model(configs.seed.get_config().model)
+  assert isinstance(model, models.PyramidMLP)
+  assert models.count_params(param_shapes(model, 64)) == by_hand
 
 
 def test_pyramid_widths_for_64_inputs():
@@ -122,9 +132,10 @@ def paper_mlp():
 
 @pytest.fixture(scope='module')
 def pyramid():
-  """The pyramid MLP on 16 inputs (widths 16, 16, 8, 4, 3), its parameters."""
+  """The pyramid MLP on 512 inputs (widths 512, 512, 256, ..., 4, 3), its
+  parameters (seed 0)."""
   model = models.make_model(model_config(name='pyramid'))
-  return model, init_params(model, 16)[0]
+  return model, init_params(model, 512)[0]
 
 
 @pytest.fixture(scope='module')
@@ -173,7 +184,7 @@ def test_make_model_passes_config_fields():
 
 def test_pyramid_output_is_relu(pyramid):
   model, params = pyramid
-  x = jax.random.normal(jax.random.PRNGKey(2), (500, 16))
+  x = jax.random.normal(jax.random.PRNGKey(2), (500, 512))
   y = np.asarray(jax.jit(model.apply)(params, x))
   assert y.shape == (500, 3)
   assert (y >= 0).all()
@@ -183,21 +194,89 @@ def test_pyramid_output_is_relu(pyramid):
 # Initialisation.
 
 
-def test_mlp_biases_are_normal_001(paper_layers):
-  for _, bias in paper_layers[:-1]:
-    assert bias.shape == (256,)
-    assert abs(bias.std() / 0.01 - 1) < 0.2
-    assert abs(bias.mean()) < 0.003
+# The initial distributions, tested by their shape: the standard deviation
+# against the exact formula on layers with fan_in != fan_out (so glorot's
+# fan average and lecun's fan_in differ by > 20%, against a sampling error
+# of ~0.2%), the support (truncation point, uniform limit), the kurtosis
+# (normal 3, normal truncated at 2 std 2.366, uniform 1.8; the sample
+# kurtosis of n values scatters by ~4.8, 2.0 and 1.2 / sqrt(n), simulated
+# with NumPy, and the tolerances are ~6 of those) and a Kolmogorov-Smirnov
+# test against the exact distribution. The exact values come from
+# scipy.stats, not from jax.
+
+TRUNCATED = scipy.stats.truncnorm(-2, 2)  # jax's 'truncated_normal': N(0, 1) cut at +-2
+TRUNCATED_STD = math.sqrt(TRUNCATED.var())  # 0.8796
+TRUNCATED_KURTOSIS = float(TRUNCATED.stats(moments='k')) + 3  # 2.3655
 
 
-def test_mlp_weights_are_glorot_normal(paper_layers):
+def kurtosis(x):
+  """E[(x - mean)^4] / var^2 (3 for a normal), float64."""
+  x = np.asarray(x, np.float64).ravel()
+  x = x - x.mean()
+  return np.mean(x**4) / np.mean(x**2) ** 2
+
+
+@pytest.fixture(scope='module')
+def wide_mlp_layers():
+  """[(kernel, bias)] of an MLP(depth=2, width=16384) on 64 inputs, seed 0:
+  kernels (64, 16384) and (16384, 3), biases (16384,) and (3,)."""
+  model = models.MLP(depth=2, width=16_384)
+  return dense_layers(init_params(model, 64)[0])
+
+
+@pytest.mark.parametrize('layer', [0, 1])
+def test_mlp_weights_are_glorot_truncated_normal(wide_mlp_layers, layer):
+  # stax.Dense's W_init, jax.nn.initializers.glorot_normal(): N(0, 1) cut
+  # at +-2, rescaled to variance 2 / (fan_in + fan_out).
+  kernel, _ = wide_mlp_layers[layer]
+  fan_in, fan_out = kernel.shape
+  assert (fan_in, fan_out) == [(64, 16_384), (16_384, 3)][layer]
+  std = math.sqrt(2 / (fan_in + fan_out))
+  lecun_std = math.sqrt(1 / fan_in)
+  assert abs(lecun_std / std - 1) > 0.2  # the two are told apart below
+  tolerance = 4 / math.sqrt(kernel.size)  # ~4 sampling errors of the std
+  assert abs(kernel.std() / std - 1) < tolerance
+  assert abs(kernel.mean()) < 4 * std / math.sqrt(kernel.size)
+  # The support: nothing beyond the truncation point, and values near it.
+  bound = 2 * std / TRUNCATED_STD
+  assert np.abs(kernel).max() <= bound * (1 + 1e-6)
+  assert np.abs(kernel).max() > 0.98 * bound
+  if kernel.size > 100_000:  # enough samples for the shape statistics
+    assert abs(kurtosis(kernel) - TRUNCATED_KURTOSIS) < 12 / math.sqrt(
+        kernel.size)
+    p_value = scipy.stats.kstest(kernel.ravel() / (std / TRUNCATED_STD),
+                                 TRUNCATED.cdf).pvalue
+    assert p_value > 1e-3
+
+
+def test_paper_mlp_weights_have_the_glorot_std(paper_layers):
   shapes = [k.shape for k, _ in paper_layers]
   assert shapes == [(512, 256), (256, 256), (256, 256), (256, 3)]
   for kernel, _ in paper_layers:
     fan_in, fan_out = kernel.shape
-    expected = math.sqrt(2 / (fan_in + fan_out))
-    assert abs(kernel.std() / expected - 1) < 0.15, kernel.shape
-    assert abs(kernel.mean()) < 0.1 * expected
+    std = math.sqrt(2 / (fan_in + fan_out))
+    assert abs(kernel.std() / std - 1) < 4 / math.sqrt(kernel.size)
+    assert np.abs(kernel).max() <= 2 * std / TRUNCATED_STD * (1 + 1e-6)
+
+
+def test_mlp_biases_are_normal_001(wide_mlp_layers):
+  # stax.Dense's b_init, jax.nn.initializers.normal(): N(0, 0.01^2), not
+  # truncated. 16,384 biases: the std to ~0.6%, the kurtosis to ~0.04.
+  (_, bias), (_, out_bias) = wide_mlp_layers
+  assert bias.shape == (16_384,) and out_bias.shape == (3,)
+  assert abs(bias.std() / 0.01 - 1) < 0.025
+  assert abs(bias.mean()) < 4 * 0.01 / math.sqrt(bias.size)
+  assert abs(kurtosis(bias) - 3) < 30 / math.sqrt(bias.size)
+  assert np.abs(bias).max() > 3 * 0.01  # a normal's tail, not cut at 2 std
+  assert scipy.stats.kstest(bias / 0.01, 'norm').pvalue > 1e-3
+  assert np.all(out_bias != 0) and np.abs(out_bias).max() < 0.05
+
+
+def test_paper_mlp_biases_are_small_and_random(paper_layers):
+  for _, bias in paper_layers:
+    assert np.all(bias != 0) and np.abs(bias).max() < 0.06  # 6 std
+  hidden = np.concatenate([b for _, b in paper_layers[:-1]])
+  assert abs(hidden.std() / 0.01 - 1) < 0.1  # 768 values: ~2.6% error
 
 
 def test_mlp_init_depends_on_seed(paper_mlp):
@@ -206,19 +285,35 @@ def test_mlp_init_depends_on_seed(paper_mlp):
                          b['params']['Dense_0']['kernel'])
 
 
-def test_pyramid_biases_start_at_zero(pyramid):
-  for _, bias in dense_layers(pyramid[1]):
+@pytest.fixture(scope='module')
+def wide_pyramid_layers(pyramid):
+  """[(kernel, bias)] of the pyramid on 512 inputs, seed 0: kernels
+  (512, 512), (512, 512), (512, 256), (256, 128), ..., (4, 3)."""
+  return dense_layers(pyramid[1])
+
+
+def test_pyramid_biases_start_at_zero(wide_pyramid_layers):
+  for _, bias in wide_pyramid_layers:
     np.testing.assert_array_equal(bias, 0)
 
 
-def test_pyramid_weights_are_glorot_uniform(pyramid):
-  scaled = []  # each kernel over its glorot-uniform limit: U(-1, 1) pooled
-  for kernel, _ in dense_layers(pyramid[1]):
-    fan_in, fan_out = kernel.shape
-    limit = math.sqrt(6 / (fan_in + fan_out))
-    assert np.abs(kernel).max() <= limit, kernel.shape
-    scaled.append(kernel.ravel() / limit)
-  assert abs(np.concatenate(scaled).std() * math.sqrt(3) - 1) < 0.1
+@pytest.mark.parametrize('layer', [1, 2, 3])
+def test_pyramid_weights_are_glorot_uniform(wide_pyramid_layers, layer):
+  # Keras' default: U(-limit, limit), limit = sqrt(6 / (fan_in + fan_out)).
+  kernel, _ = wide_pyramid_layers[layer]
+  fan_in, fan_out = kernel.shape
+  assert (fan_in, fan_out) == [None, (512, 512), (512, 256),
+                               (256, 128)][layer]
+  limit = math.sqrt(6 / (fan_in + fan_out))
+  std = limit / math.sqrt(3)
+  assert np.abs(kernel).max() <= limit
+  assert np.abs(kernel).max() > (1 - 20 / kernel.size) * limit
+  assert abs(kernel.std() / std - 1) < 4 / math.sqrt(kernel.size)
+  if fan_in != fan_out:  # lecun-uniform (fan_in) is > 10% off here
+    assert abs(math.sqrt(1 / fan_in) / std - 1) > 0.1
+  assert abs(kurtosis(kernel) - 1.8) < 7 / math.sqrt(kernel.size)
+  assert scipy.stats.kstest(kernel.ravel(), scipy.stats.uniform(
+      -limit, 2 * limit).cdf).pvalue > 1e-3
 
 
 # Config checks.
@@ -255,13 +350,41 @@ def test_tensorfloat32_is_refused_off_gpu():
 # The feature-major dense layer against independent NumPy.
 
 
-def numpy_mlp(params, x):
-  """The paper MLP in float64 NumPy, pixel-major: (P, F) -> (P, 3)."""
+NUMPY_ACTIVATIONS = {
+    'relu': lambda z: np.maximum(z, 0),
+    'tanh': np.tanh,
+    'sigmoid': lambda z: 1 / (1 + np.exp(-z)),
+    'identity': lambda z: z,
+}
+
+
+def numpy_mlp(params, x, depth=3, width=64, activation='relu',
+              output_activation='sigmoid'):
+  """The documented MLP in float64 NumPy, pixel-major: (P, F) -> (P, 3).
+
+  (depth - 1) x [x @ W + b, activation], then x @ W + b, output activation;
+  the kernel shapes are checked against that architecture first.
+  """
   layers = dense_layers(params)
+  widths = [x.shape[1]] + [width] * (depth - 1) + [3]
+  assert [k.shape for k, _ in layers] == list(zip(widths[:-1], widths[1:]))
+  assert [b.shape for _, b in layers] == [(w,) for w in widths[1:]]
   for kernel, bias in layers[:-1]:
-    x = np.maximum(x @ kernel + bias, 0)
+    x = NUMPY_ACTIVATIONS[activation](x @ kernel + bias)
   kernel, bias = layers[-1]
-  return 1 / (1 + np.exp(-(x @ kernel + bias)))
+  return NUMPY_ACTIVATIONS[output_activation](x @ kernel + bias)
+
+
+def numpy_pyramid(params, x):
+  """The seed's pyramid in float64 NumPy: (P, n) -> (P, 3), ReLU after every
+  layer; widths n, then n // 2^i floored at 3 for i < ceil(log2 n)."""
+  n = x.shape[1]
+  widths = [n] + [max(3, n // 2**i) for i in range(math.ceil(math.log2(n)))]
+  layers = dense_layers(params)
+  assert [k.shape for k, _ in layers] == list(zip([n] + widths[:-1], widths))
+  for kernel, bias in layers:
+    x = np.maximum(x @ kernel + bias, 0)
+  return x
 
 
 @pytest.fixture(scope='module')
@@ -275,6 +398,35 @@ def small_mlp_problem():
 def test_mlp_matches_numpy_in_both_layouts(small_mlp_problem):
   model, params, x = small_mlp_problem
   expected = numpy_mlp(params, x.astype(np.float64))
+  np.testing.assert_allclose(model.apply(params, x), expected, atol=2e-6)
+  np.testing.assert_allclose(model.apply(params, x.T, feature_major=True),
+                             expected.T, atol=2e-6)
+  # Leading axes: (2, 100, F) -> (2, 100, 3), pixel by pixel.
+  np.testing.assert_allclose(model.apply(params, x.reshape(2, 100, 32)),
+                             expected.reshape(2, 100, 3), atol=2e-6)
+
+
+def test_mlp_with_other_activations_matches_numpy(small_mlp_problem):
+  _, params, x = small_mlp_problem
+  model = models.make_model(model_config(
+      depth=3, width=64, activation='tanh', output_activation='identity'))
+  expected = numpy_mlp(params, x.astype(np.float64), activation='tanh',
+                       output_activation='identity')
+  np.testing.assert_allclose(model.apply(params, x), expected, atol=2e-6)
+  assert (expected < 0).any()  # not squashed: the identity output
+
+
+def test_pyramid_matches_numpy(pyramid):
+  model, params = pyramid
+  # Zero biases would hide a missing bias term: give every bias a value.
+  rng = np.random.default_rng(3)
+  params = jax.tree_util.tree_map(np.asarray, params)
+  for layer in params['params'].values():
+    layer['bias'] = rng.normal(scale=0.1, size=layer['bias'].shape).astype(
+        np.float32)
+  x = rng.normal(size=(300, 512)).astype(np.float32)
+  expected = numpy_pyramid(params, x.astype(np.float64))
+  assert (expected == 0).any() and (expected > 0).any()
   np.testing.assert_allclose(model.apply(params, x), expected, atol=2e-6)
   np.testing.assert_allclose(model.apply(params, x.T, feature_major=True),
                              expected.T, atol=2e-6)
