@@ -23,14 +23,24 @@ Parameterisation and scaling, as neural-tangents' stax.Dense(W_std, b_std):
   f       = h^depth (linear read-out), every W, b entry ~ N(0, 1)
 
 This is the NTK parameterisation. At initialisation it is the same random
-function as the standard parameterisation (weights ~ N(0, W_std^2 / fan_in),
-biases ~ N(0, b_std^2), what models.MLP uses), so both share the NNGP kernel;
-their NTKs differ only in the weight terms, by the factor fan_in / W_std^2 of
-each layer (the NTK-parameterisation one is what standard-parameterisation
+function as the standard parameterisation with weights ~ N(0, W_std^2 /
+fan_in) and biases ~ N(0, b_std^2), so both share the NNGP kernel; their
+NTKs differ only in the weight terms, by the factor fan_in / W_std^2 of each
+layer (the NTK-parameterisation one is what standard-parameterisation
 training with per-layer learning rates eta * W_std^2 / fan_in sees). As the
 width grows, the empirical NTK of `NTKMLP` converges to `relu_ntk`
-(tests/test_ntk.py measures it). The recursion, with Sigma the NNGP
-covariance and E over (u, v) ~ N(0, Sigma^l restricted to x, x'):
+(tests/test_ntk.py measures it).
+
+models.MLP, the paper's network, is not that standard-parameterised twin:
+it is initialised like stax.Dense, glorot-normal weights (a normal truncated
+at 2 std and rescaled to variance 2 / (fan_in + fan_out), which no one
+W_std / sqrt(fan_in) matches: hidden n x n layers get 1 / n, W_std = 1, the
+first d x n layer 2 / (d + n)) and N(0, 0.01^2) biases, with (by default) a
+sigmoid on its 3 outputs. `relu_ntk` is the kernel of `NTKMLP`; a cppn
+model's own kernel is its empirical NTK (`model_fn`, `empirical_ntk`).
+
+The recursion, with Sigma the NNGP covariance and E over (u, v) ~
+N(0, Sigma^l restricted to x, x'):
 
   Sigma^1 = Theta^1 = W_std^2 x.x' / d + b_std^2
   Sigma^(l+1) = W_std^2 E[relu(u) relu(v)] + b_std^2
