@@ -298,43 +298,68 @@ def median(values):
   return float(np.median(values))
 
 
+def achieved_gflops(steps_per_second, train_pixels):
+  """GFLOP/s of training at steps_per_second on train_pixels pixels."""
+  return steps_per_second * train_pixels * flops_per_pixel() / 1e9
+
+
+def table_row(size, num_rounds, ours, ref):
+  """One row of the table from the two measurements (arithmetic only).
+
+  Args:
+    size: the image side N (N^2 / 4 training pixels).
+    num_rounds: the rounds per measurement.
+    ours, ref: the measurements of cppn and of the reference
+      (measure_in_subprocess without num_steps).
+
+  Returns:
+    Medians over the rounds of steps/s and of the burst matmul rate; each
+    round's achieved GFLOP/s over that round's matmul rate, the median of
+    those fractions (and cppn's range); speedup, the ratio of the median
+    steps/s; cppn's GFLOP/s at its median steps/s and its fraction of the
+    sustained matmul rate; and both measurements as they are.
+  """
+  pixels = size**2 // 4
+  fractions = lambda m: [achieved_gflops(rate, pixels) / matmul
+                         for rate, matmul in zip(m['steps_per_second'],
+                                                 m['matmul_gflops'])]
+  ours_fractions, ref_fractions = fractions(ours), fractions(ref)
+  row = {
+      'size': size, 'train_pixels': pixels, 'rounds': num_rounds,
+      'cppn_steps_per_round': ours['steps_per_round'],
+      'reference_steps_per_round': ref['steps_per_round'],
+      'cppn_steps_per_second': median(ours['steps_per_second']),
+      'reference_steps_per_second': median(ref['steps_per_second']),
+      'cppn_matmul_gflops': median(ours['matmul_gflops']),
+      'reference_matmul_gflops': median(ref['matmul_gflops']),
+      'cppn_fraction_of_matmul': median(ours_fractions),
+      'cppn_fraction_of_matmul_range': [min(ours_fractions),
+                                        max(ours_fractions)],
+      'reference_fraction_of_matmul': median(ref_fractions),
+      'cppn_sustained_matmul_gflops': ours['sustained_matmul_gflops'],
+      'cppn_peak_mb': ours['peak_mb'], 'reference_peak_mb': ref['peak_mb'],
+      'cppn_rounds': ours, 'reference_rounds': ref,
+  }
+  row['speedup'] = (row['cppn_steps_per_second']
+                    / row['reference_steps_per_second'])
+  row['cppn_gflops'] = achieved_gflops(row['cppn_steps_per_second'], pixels)
+  row['cppn_fraction_of_sustained_matmul'] = (
+      row['cppn_gflops'] / row['cppn_sustained_matmul_gflops'])
+  return row
+
+
 def benchmark(sizes, num_rounds, round_seconds, with_cli):
   """Rows of the table, one per image size, plus the highest matmul rate."""
   rows = []
   for size in sizes:
     ours = measure_in_subprocess('cppn', size, num_rounds, round_seconds)
     ref = measure_in_subprocess('reference', size, num_rounds, round_seconds)
-    pixels = size**2 // 4
-    gflops = lambda steps_per_second: (steps_per_second * pixels
-                                       * flops_per_pixel() / 1e9)
-    fractions = lambda m: [gflops(rate) / matmul for rate, matmul in zip(
-        m['steps_per_second'], m['matmul_gflops'])]
-    ours_fractions, ref_fractions = fractions(ours), fractions(ref)
-    row = {
-        'size': size, 'train_pixels': pixels, 'rounds': num_rounds,
-        'cppn_steps_per_round': ours['steps_per_round'],
-        'reference_steps_per_round': ref['steps_per_round'],
-        'cppn_steps_per_second': median(ours['steps_per_second']),
-        'reference_steps_per_second': median(ref['steps_per_second']),
-        'cppn_matmul_gflops': median(ours['matmul_gflops']),
-        'reference_matmul_gflops': median(ref['matmul_gflops']),
-        'cppn_fraction_of_matmul': median(ours_fractions),
-        'cppn_fraction_of_matmul_range': [min(ours_fractions),
-                                          max(ours_fractions)],
-        'reference_fraction_of_matmul': median(ref_fractions),
-        'cppn_sustained_matmul_gflops': ours['sustained_matmul_gflops'],
-        'cppn_peak_mb': ours['peak_mb'], 'reference_peak_mb': ref['peak_mb'],
-        'cppn_rounds': ours, 'reference_rounds': ref,
-    }
-    row['speedup'] = (row['cppn_steps_per_second']
-                      / row['reference_steps_per_second'])
-    row['cppn_gflops'] = gflops(row['cppn_steps_per_second'])
-    row['cppn_fraction_of_sustained_matmul'] = (
-        row['cppn_gflops'] / row['cppn_sustained_matmul_gflops'])
+    row = table_row(size, num_rounds, ours, ref)
     if with_cli:
       rate, matmul = cli_rate(size, 10 * ours['steps_per_round'])
       row.update(cli_steps_per_second=rate, cli_matmul_gflops=matmul,
-                 cli_fraction_of_matmul=gflops(rate) / matmul)
+                 cli_fraction_of_matmul=achieved_gflops(
+                     rate, row['train_pixels']) / matmul)
     rows.append(row)
     print(json.dumps({k: v for k, v in row.items() if 'rounds' not in k}),
           flush=True)
