@@ -65,6 +65,22 @@ def cli(config_path: str, workdir: pathlib.Path, *flags: str) -> list[str]:
           f'--workdir={workdir}', '--noprogress', *flags]
 
 
+def timing_report(sweep_seconds: float, separate_seconds: list[float],
+                  differences: list[float]) -> dict:
+  """The report's arithmetic: members, separate_seconds (the sum),
+  separate_seconds_each, ratio (separate / sweep) and
+  max_test_psnr_difference_db, from the sweep's wall seconds, each member's
+  separate wall seconds and each member's |test PSNR difference| (dB)."""
+  return {
+      'members': len(separate_seconds),
+      'sweep_seconds': sweep_seconds,
+      'separate_seconds': sum(separate_seconds),
+      'separate_seconds_each': list(separate_seconds),
+      'ratio': sum(separate_seconds) / sweep_seconds,
+      'max_test_psnr_difference_db': max(differences),
+  }
+
+
 def measure(config_path: str, workdir: pathlib.Path) -> dict:
   """Times the sweep, then each member alone; returns the report."""
   module = sweep.load_config_module(config_path)
@@ -86,12 +102,7 @@ def measure(config_path: str, workdir: pathlib.Path) -> dict:
         outputs.read_json(alone / 'summary.json')['test_psnr']
         - outputs.read_json(member.workdir / 'summary.json')['test_psnr']))
   return {
-      'members': len(members),
-      'sweep_seconds': sweep_seconds,
-      'separate_seconds': sum(separate_seconds),
-      'separate_seconds_each': separate_seconds,
-      'ratio': sum(separate_seconds) / sweep_seconds,
-      'max_test_psnr_difference_db': max(differences),
+      **timing_report(sweep_seconds, separate_seconds, differences),
       'load_average_before': load_before,
       'load_average_after': os.getloadavg()[0],
       'cpu_count': os.cpu_count(),
