@@ -34,20 +34,30 @@ def get_config():
 
   config.encoding = ml_collections.ConfigDict()
   # none | basic | positional | gaussian | uniform | uniform_log | laplacian |
-  # linear_sin | seed_gaussian (see cppn/encodings.py for the formulas).
+  # linear_sin | seed_gaussian (see cppn/encodings.py for the formulas). Each
+  # reads only its own fields below; setting one it does not read on the
+  # command line or in a sweep is an error.
   config.encoding.name = 'gaussian'
-  # sigma: std of the Gaussian B (cycles per unit), max of the uniform ones,
-  # sigma_p (log2 of the top frequency) of positional log_linear, and the
-  # variance of seed_gaussian.
-  config.encoding.scale = 10.0
-  config.encoding.num_features = 256  # m, rows of B (2m features)
-  # L: frequencies per axis of positional octave (2^0 .. 2^(L-1)); the seed's
-  # L_FACT for linear_sin (frequencies 1 .. L-1).
+  # gaussian, uniform, laplacian: B = sigma * X, X ~ N(0, 1), U[0, 1) or
+  # Laplace(0, 1) (cycles per unit).
+  config.encoding.sigma = 10.0
+  # positional, log_linear spacing: b = 2^linspace(0, sigma_p, m/2) - 1.
+  config.encoding.sigma_p = 6.0
+  # uniform_log: B = max_freq ** U[0, 1), log-uniform in [1, max_freq).
+  config.encoding.max_freq = 10.0
+  # seed_gaussian: variance of its frequencies b ~ N(0, variance).
+  config.encoding.variance = 10.0
+  # m, rows of B (2m features; 4m for seed_gaussian): the random encodings
+  # and positional with log_linear spacing.
+  config.encoding.num_features = 256
+  # L, frequencies per axis: positional octave (2^0 .. 2^(L-1)) and
+  # linear_sin (1 .. L).
   config.encoding.num_freqs = 8
-  # positional only: 'log_linear' (the paper's 2^linspace(0, sigma_p, m/2) - 1)
-  # or 'octave' (NeRF's 2^k, k < num_freqs).
+  # positional only: 'log_linear' (the paper's, reads sigma_p, num_features)
+  # or 'octave' (NeRF's, reads num_freqs).
   config.encoding.spacing = 'log_linear'
-  config.encoding.seed = 0  # PRNG seed of B, apart from `seed` so each can vary
+  # PRNG seed of the random encodings' B, apart from `seed` so each can vary.
+  config.encoding.seed = 0
 
   config.model = ml_collections.ConfigDict()
   config.model.name = 'mlp'  # 'mlp' (the paper's) or 'pyramid' (the seed's)
@@ -66,10 +76,9 @@ def get_config():
   config.train.eval_every_steps = 100  # evaluate, checkpoint, GIF frame
   # Pixels per chunk of the full-batch gradient and of rendering: bounds
   # memory, same result up to rounding. 0: one chunk. 2048 keeps a chunk's
-  # activations (2 MiB per layer) in the CPU's caches: 86% of the matmul
-  # rate at 16k and 65k training pixels against 74-79% at 8192. On a GPU,
-  # where each chunk costs kernel launches, larger chunks (or 0) should be
-  # faster: not measured yet (no GPU lent so far).
+  # activations (2 MiB per layer) in a CPU's caches: on 2 CPU cores, 86% of
+  # the matmul rate at 16k and 65k training pixels against 74-79% at 8192.
+  # The best GPU chunk is unmeasured (launch costs favour larger ones or 0).
   config.train.chunk_size = 2048
   # Precompute the training features when they take at most this many MiB;
   # larger images encode each chunk on the fly at every step instead.

@@ -15,7 +15,6 @@ minutes on 2 CPU cores.
 """
 
 from configs import default
-from cppn import sweep
 
 
 def get_config():
@@ -28,9 +27,12 @@ def get_config():
 
 
 def get_sweep():
-  """One member per encoding, with its learning rate and scale."""
-  return sweep.zip_({
-      'encoding.name': ('none', 'basic', 'positional', 'gaussian'),
-      'train.learning_rate': (1e-2, 1e-2, 1e-3, 1e-3),
-      'encoding.scale': (2.5, 2.5, 4.0, 2.5),
-  })
+  """One member per encoding, with its learning rate and sigma or sigma_p."""
+  return [
+      {'encoding.name': 'none', 'train.learning_rate': 1e-2},
+      {'encoding.name': 'basic', 'train.learning_rate': 1e-2},
+      {'encoding.name': 'positional', 'train.learning_rate': 1e-3,
+       'encoding.sigma_p': 4.0},
+      {'encoding.name': 'gaussian', 'train.learning_rate': 1e-3,
+       'encoding.sigma': 2.5},
+  ]

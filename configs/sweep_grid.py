@@ -28,5 +28,5 @@ def get_config():
 
 def get_sweep():
   """Every sigma of sweep_scale under seeds 0..7 (seed fastest)."""
-  return [{'encoding.scale': scale, 'seed': seed, 'encoding.seed': seed}
-          for scale in (0.5, 1, 2, 4, 8, 16, 32, 64) for seed in range(8)]
+  return [{'encoding.sigma': sigma, 'seed': seed, 'encoding.seed': seed}
+          for sigma in (0.5, 1, 2, 4, 8, 16, 32, 64) for seed in range(8)]

@@ -21,7 +21,7 @@ def get_config():
   """The base config every member starts from."""
   config = default.get_config()
   config.data.resolution = 64
-  config.encoding.scale = 1.0
+  config.encoding.sigma = 1.0
   config.train.num_steps = 300
   config.train.eval_every_steps = 50
   return config

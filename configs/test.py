@@ -12,7 +12,7 @@ def get_config():
   """The default config shrunk to run in seconds."""
   config = default.get_config()
   config.data.resolution = 32
-  config.encoding.scale = 2.0
+  config.encoding.sigma = 2.0
   config.encoding.num_features = 16
   config.model.depth = 2
   config.model.width = 32

@@ -16,5 +16,6 @@ def get_config():
   """The default config with the text image and the paper's text settings."""
   config = default.get_config()
   config.data.image = 'text:0'
-  config.encoding.scale = 14.0
+  config.encoding.sigma = 14.0
+  config.encoding.sigma_p = 5.0
   return config

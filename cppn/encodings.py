@@ -6,32 +6,37 @@ amplitudes a (m,):
 
     gamma(v) = [a * sin(2 pi v B^T), a * cos(2 pi v B^T)]      width 2m
 
-and the encodings differ only in how B is built (Tancik et al. 2020, NeRF):
+and the encodings differ only in how B is built (Tancik et al. 2020, NeRF).
+Each reads its own fields of the `encoding` config block (SPECS), and each
+field means one thing:
 
   none          gamma(v) = v                                   width 2
   basic         B = I_2                                        width 4
-  positional    octave:     rows 2^k e_x, 2^k e_y, k < L        width 4L
-                log_linear: b = 2^linspace(0, sigma_p, m/2) - 1 on each axis,
-                            m rows                              width 2m
+  positional    spacing octave: rows 2^k e_x, 2^k e_y,         width 4L
+                  k < L = num_freqs
+                spacing log_linear: b = 2^linspace(0, sigma_p,  width 2m
+                  m/2) - 1 on each axis, m = num_features rows
   gaussian      B = sigma * N(0, 1), m x 2                      width 2m
   uniform       B = sigma * U[0, 1), m x 2                      width 2m
-  uniform_log   B = sigma ** U[0, 1), m x 2                     width 2m
   laplacian     B = sigma * Laplace(0, 1), m x 2                width 2m
+  uniform_log   B = max_freq ** U[0, 1), m x 2                  width 2m
 
 The seed project's two encodings act on integer pixel indices p = v * N
 (N the training resolution) with no 2 pi, and are kept to reproduce it:
 
-  linear_sin     sin(k p) for k = 1 .. L-1, both axes           width 2(L-1)
-  seed_gaussian  b_j ~ N(0, sigma) (sigma is a variance), shared by both axes,
-                 sin(b_j p) and cos(b_j p)                      width 4m
+  linear_sin     sin(k p) for k = 1 .. L = num_freqs, both axes width 2L
+                 (the seed's L_FACT is L + 1)
+  seed_gaussian  b_j ~ N(0, variance), j < m, shared by both   width 4m
+                 axes; sin(b_j p) and cos(b_j p)
 
 An encoding is a name (static) and a dict of frozen arrays (its parameters,
 saved with a run): `init_encoding` draws them, `encode` applies them. Both are
 pure, and `encode` is jit- and vmap-friendly.
 """
 
+import dataclasses
 import math
-from typing import Mapping
+from typing import Callable, Mapping
 
 import jax
 import jax.numpy as jnp
@@ -78,9 +83,9 @@ def positional_octave_matrix(num_freqs):
   return axis_aligned(2.0 ** np.arange(num_freqs))
 
 
-def positional_log_linear_matrix(scale, num_features):
+def positional_log_linear_matrix(sigma_p, num_features):
   """The paper's 2^linspace(0, sigma_p, m/2) - 1 on each axis: -> (m, 2)."""
-  return axis_aligned(2.0 ** np.linspace(0, scale, num_features // 2) - 1)
+  return axis_aligned(2.0 ** np.linspace(0, sigma_p, num_features // 2) - 1)
 
 
 def random_matrix(name, key, scale, num_features):
@@ -98,8 +103,8 @@ def random_matrix(name, key, scale, num_features):
 
 
 def linear_sin_matrix(num_freqs):
-  """The seed's integer frequencies k = 1 .. L-1 on each axis (radians per pixel): -> (2(L-1), 2)."""
-  return axis_aligned(np.arange(1, num_freqs, dtype=np.float64))
+  """The seed's integer frequencies k = 1 .. L on each axis (radians per pixel): -> (2L, 2)."""
+  return axis_aligned(np.arange(1, num_freqs + 1, dtype=np.float64))
 
 
 def seed_gaussian_matrix(key, variance, num_features):
@@ -108,47 +113,115 @@ def seed_gaussian_matrix(key, variance, num_features):
   return axis_aligned(np.asarray(b, np.float64))
 
 
-def validate_encoding_config(config: ml_collections.ConfigDict):
-  """Raises CppnError naming the first bad field of `config` (the `encoding` block)."""
+def _check(condition, field: str, message: str, value):
+  if not condition:
+    raise CppnError(f'encoding.{field} {message}, got {value!r}')
+
+
+# How each field an encoding may read is checked: field -> (test, rule).
+FIELD_RULES = {
+    'num_features': (lambda v: v >= 1, 'must be >= 1'),
+    'num_freqs': (lambda v: v >= 1, 'must be >= 1'),
+    'sigma': (lambda v: v > 0, 'must be > 0'),
+    'sigma_p': (lambda v: v > 0, 'must be > 0'),
+    'max_freq': (lambda v: v > 1,
+                 'must be > 1 (B = max_freq ** U[0, 1) spans [1, max_freq))'),
+    'variance': (lambda v: v > 0, 'must be > 0'),
+    'spacing': (lambda v: True, ''),  # checked by `kind`
+    'seed': (lambda v: isinstance(v, int), 'must be an integer'),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+  """What one encoding reads from the `encoding` block and what it makes.
+
+  reads: the fields besides `name` it reads (all others are ignored).
+  width: F, its number of features per 2-D coordinate, from the config.
+  detail: its settings in words, for logs and plots.
+  """
+  reads: tuple[str, ...]
+  width: Callable[[ml_collections.ConfigDict], int]
+  detail: Callable[[ml_collections.ConfigDict], str]
+
+
+_RANDOM = Spec(('sigma', 'num_features', 'seed'),
+               lambda c: 2 * c.num_features,
+               lambda c: f'sigma={c.sigma:g}, m={c.num_features}')
+SPECS = {
+    'none': Spec((), lambda c: 2, lambda c: ''),
+    'basic': Spec((), lambda c: 4, lambda c: ''),
+    'positional/octave': Spec(
+        ('spacing', 'num_freqs'), lambda c: 4 * c.num_freqs,
+        lambda c: f'octave spacing, L={c.num_freqs}'),
+    'positional/log_linear': Spec(
+        ('spacing', 'sigma_p', 'num_features'), lambda c: 2 * c.num_features,
+        lambda c: f'log_linear spacing, sigma_p={c.sigma_p:g}, '
+                  f'm={c.num_features}'),
+    'gaussian': _RANDOM,
+    'uniform': _RANDOM,
+    'laplacian': _RANDOM,
+    'uniform_log': Spec(('max_freq', 'num_features', 'seed'),
+                        lambda c: 2 * c.num_features,
+                        lambda c: f'max_freq={c.max_freq:g}, '
+                                  f'm={c.num_features}'),
+    'linear_sin': Spec(('num_freqs',), lambda c: 2 * c.num_freqs,
+                       lambda c: f'k=1..{c.num_freqs}'),
+    'seed_gaussian': Spec(('variance', 'num_features', 'seed'),
+                          lambda c: 4 * c.num_features,
+                          lambda c: f'variance={c.variance:g}, '
+                                    f'm={c.num_features}'),
+}
+
+
+def kind(config: ml_collections.ConfigDict) -> str:
+  """The SPECS key of the `encoding` block: its name, with positional's spacing.
+
+  Raises:
+    CppnError: an unknown name or spacing.
+  """
   if config.name not in ENCODINGS:
     raise CppnError(f'unknown encoding.name {config.name!r}; choose one of: '
                     + ', '.join(ENCODINGS))
-  if config.name == 'positional' and config.spacing not in POSITIONAL_SPACINGS:
+  if config.name != 'positional':
+    return config.name
+  if config.spacing not in POSITIONAL_SPACINGS:
     raise CppnError(f'unknown encoding.spacing {config.spacing!r}; choose one '
                     'of: ' + ', '.join(POSITIONAL_SPACINGS))
-  uses_freqs = config.name == 'linear_sin' or (
-      config.name == 'positional' and config.spacing == 'octave')
-  if uses_freqs and config.num_freqs < (2 if config.name == 'linear_sin' else 1):
-    raise CppnError(f'encoding.num_freqs must be >= 1 (>= 2 for linear_sin), '
-                    f'got {config.num_freqs}')
-  uses_features = config.name in ('gaussian', 'uniform', 'uniform_log',
-                                  'laplacian', 'seed_gaussian') or (
-                                      config.name == 'positional'
-                                      and config.spacing == 'log_linear')
-  if uses_features and config.num_features < 1:
-    raise CppnError(f'encoding.num_features must be >= 1, got '
-                    f'{config.num_features}')
-  if (config.name == 'positional' and config.spacing == 'log_linear'
-      and config.num_features % 2):
-    raise CppnError('encoding.num_features must be even for the log_linear '
-                    f'positional encoding (m/2 per axis), got '
-                    f'{config.num_features}')
-  uses_scale = config.name in ('gaussian', 'uniform', 'laplacian',
-                               'seed_gaussian') or (
-                                   config.name == 'positional'
-                                   and config.spacing == 'log_linear')
-  if uses_scale and not config.scale > 0:
-    raise CppnError(f'encoding.scale must be > 0, got {config.scale}')
-  if config.name == 'uniform_log' and not config.scale > 1:
-    raise CppnError('encoding.scale must be > 1 for uniform_log (B = '
-                    f'scale ** U[0, 1) spans [1, scale)), got {config.scale}')
+  return f'positional/{config.spacing}'
+
+
+def spec(config: ml_collections.ConfigDict) -> Spec:
+  """The Spec of the `encoding` block's encoding."""
+  return SPECS[kind(config)]
+
+
+def reads(config: ml_collections.ConfigDict) -> tuple[str, ...]:
+  """The `encoding` fields the chosen encoding reads, `name` included."""
+  return ('name',) + spec(config).reads
+
+
+def width(config: ml_collections.ConfigDict) -> int:
+  """F, the number of features the encoding makes per 2-D coordinate."""
+  return spec(config).width(config)
+
+
+def validate_encoding_config(config: ml_collections.ConfigDict):
+  """Raises CppnError naming the first bad field of `config` (the `encoding` block)."""
+  for field in spec(config).reads:
+    test, rule = FIELD_RULES[field]
+    _check(test(config[field]), field, rule, config[field])
+  if kind(config) == 'positional/log_linear':
+    _check(config.num_features % 2 == 0, 'num_features',
+           'must be even for the log_linear positional encoding (m/2 per axis)',
+           config.num_features)
 
 
 def init_encoding(config: ml_collections.ConfigDict, resolution: int) -> Params:
   """Builds an encoding's frozen parameters from the `encoding` config block.
 
   Args:
-    config: fields name, scale, num_features, num_freqs, spacing, seed.
+    config: the `encoding` block; only the fields `reads(config)` are read.
     resolution: N, the side of the training image in pixels; the seed's
       encodings act on pixel indices v * N.
 
@@ -157,25 +230,29 @@ def init_encoding(config: ml_collections.ConfigDict, resolution: int) -> Params:
     {'k': (m, 2), 'pixels_per_unit': ()} for the seed's, all float32.
   """
   validate_encoding_config(config)
-  key = jax.random.PRNGKey(config.seed)
   name = config.name
   if name == 'none':
     return {}
+  if name == 'linear_sin':
+    k = linear_sin_matrix(config.num_freqs)
+  elif name == 'seed_gaussian':
+    k = seed_gaussian_matrix(jax.random.PRNGKey(config.seed), config.variance,
+                             config.num_features)
   if name in PIXEL_ENCODINGS:
-    if name == 'linear_sin':
-      k = linear_sin_matrix(config.num_freqs)
-    else:
-      k = seed_gaussian_matrix(key, config.scale, config.num_features)
     return {'k': jnp.asarray(k, jnp.float32),
             'pixels_per_unit': jnp.asarray(resolution, jnp.float32)}
   if name == 'basic':
     b = np.eye(2)
-  elif name == 'positional' and config.spacing == 'octave':
+  elif kind(config) == 'positional/octave':
     b = positional_octave_matrix(config.num_freqs)
   elif name == 'positional':
-    b = positional_log_linear_matrix(config.scale, config.num_features)
+    b = positional_log_linear_matrix(config.sigma_p, config.num_features)
+  elif name == 'uniform_log':
+    b = random_matrix(name, jax.random.PRNGKey(config.seed), config.max_freq,
+                      config.num_features)
   else:
-    b = random_matrix(name, key, config.scale, config.num_features)
+    b = random_matrix(name, jax.random.PRNGKey(config.seed), config.sigma,
+                      config.num_features)
   b = jnp.asarray(b, jnp.float32)
   return {'b': b, 'a': jnp.ones(b.shape[0], jnp.float32)}
 
@@ -192,19 +269,8 @@ def encode(name: str, params: Params, coords):
   return fourier_features(coords, params['b'], params['a'])
 
 
-def describe(config: ml_collections.ConfigDict, params: Params) -> str:
-  """One line saying what the encoding is, for logs: name, spacing, width."""
-  width = int(encode(config.name, params, jnp.zeros((1, 2))).shape[-1])
-  detail = {
-      'positional': f'{config.spacing} spacing',
-      'linear_sin': f'L={config.num_freqs}',
-  }.get(config.name, '')
-  if config.name in ('gaussian', 'uniform', 'uniform_log', 'laplacian',
-                     'seed_gaussian'):
-    detail = f'scale={config.scale}, m={config.num_features}'
-  if config.name == 'positional' and config.spacing == 'log_linear':
-    detail += f', sigma_p={config.scale}, m={config.num_features}'
-  if config.name == 'positional' and config.spacing == 'octave':
-    detail += f', L={config.num_freqs}'
-  return f'{config.name}' + (f' ({detail})' if detail else '') + \
-      f': {width} features'
+def describe(config: ml_collections.ConfigDict) -> str:
+  """One line saying what the encoding is, for logs: name, settings, width."""
+  detail = spec(config).detail(config)
+  return (f'{config.name}' + (f' ({detail})' if detail else '')
+          + f': {width(config)} features')

@@ -22,17 +22,18 @@ The size reported for a file is its size on disk, header and all.
 
 prints the file size, bits per pixel and the PSNR of the exported network
 rendered at the training resolution against the run's target (all pixels).
+A bad flag prints one line and exits 2, bad input (no finished run, a
+folder that does not exist) one line and exit 1 (cppn/cli.py).
 """
 
-import argparse
 import functools
 import json
 import pathlib
 import struct
-import sys
 import zlib
 from typing import Any, NamedTuple
 
+from absl import flags
 from flax import traverse_util
 import jax
 import jax.numpy as jnp
@@ -40,12 +41,13 @@ import ml_collections
 import numpy as np
 
 from cppn import checkpoints
+from cppn import cli
 from cppn import data
-from cppn import encodings
 from cppn import metrics
 from cppn import models
 from cppn import outputs
 from cppn import quantize
+from cppn import steps
 from cppn import train
 from cppn.errors import CppnError
 
@@ -64,7 +66,7 @@ class Exported(NamedTuple):
   encoding_params: dict[str, jax.Array]
 
 
-def load_state(workdir) -> tuple[ml_collections.ConfigDict, train.TrainState,
+def load_state(workdir) -> tuple[ml_collections.ConfigDict, steps.TrainState,
                                  dict[str, jax.Array]]:
   """A run's config, the TrainState of its newest checkpoint and its encoding.
 
@@ -83,9 +85,7 @@ def load_state(workdir) -> tuple[ml_collections.ConfigDict, train.TrainState,
   with np.load(workdir / 'encoding.npz') as arrays:
     encoding_params = {k: jnp.asarray(arrays[k]) for k in arrays.files}
   model = models.make_model(config.model)
-  state = train.create_train_state(
-      model, num_features(config.encoding.name, encoding_params),
-      config.train, jax.random.PRNGKey(0))
+  state = train.initial_state(config, model)
   manager = checkpoints.checkpoint_manager(workdir)
   if manager.latest_step() is None:
     raise CppnError(f'{workdir} holds no checkpoint; train the run first')
@@ -96,12 +96,6 @@ def load_run(workdir):
   """(config, float32 params, encoding params) of a run's newest checkpoint."""
   config, state, encoding_params = load_state(workdir)
   return config, state.params, encoding_params
-
-
-def num_features(encoding_name: str, encoding_params) -> int:
-  """Width F of the features an encoding produces."""
-  return int(encodings.encode(encoding_name, encoding_params,
-                              jnp.zeros((1, 2))).shape[-1])
 
 
 @functools.partial(jax.jit, static_argnames='precision')
@@ -212,9 +206,9 @@ def load_exported(path) -> Exported:
 
 @functools.lru_cache(maxsize=32)
 def _predict_fn(model_json: str, encoding_name: str, chunk_size: int):
-  """train.make_predict_fn for a model config (as JSON), kept compiled."""
+  """steps.make_predict_fn for a model config (as JSON), kept compiled."""
   model = models.make_model(ml_collections.ConfigDict(json.loads(model_json)))
-  return train.make_predict_fn(model.apply, encoding_name, chunk_size)
+  return steps.make_predict_fn(model.apply, encoding_name, chunk_size)
 
 
 def render(exported: Exported, resolution: int,
@@ -243,28 +237,29 @@ def psnr(image, target) -> float:
       jnp.asarray(image, jnp.float32), jnp.asarray(target, jnp.float32))))
 
 
-def main(argv=None):
-  """The export command line; errors print one line and exit 1."""
-  parser = argparse.ArgumentParser(
-      prog='python -m cppn.export',
-      description='Export a fitted run as one compact model file.')
-  parser.add_argument('--workdir', required=True, help='a run of cppn.main')
-  parser.add_argument('--precision', default='fp32',
-                      choices=quantize.PRECISIONS)
-  parser.add_argument('--output', required=True, help='the file to write')
-  args = parser.parse_args(argv)
-  try:
-    report = export(args.workdir, args.output, args.precision)
-    config = ml_collections.ConfigDict(
-        outputs.read_json(pathlib.Path(args.workdir) / 'config.json'))
-    resolution = config.data.resolution
-    target = data.load_target(config.data.image, resolution)
-    rendered = render(load_exported(args.output), resolution,
-                      config.train.chunk_size or DEFAULT_CHUNK_SIZE)
-  except CppnError as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(1)
-  print(f'wrote {args.output} ({args.precision}, step {report["step"]})')
+def define_flags(flag_values: flags.FlagValues):
+  """--workdir, --precision and --output."""
+  flags.DEFINE_string('workdir', None, 'A run of cppn.main.',
+                      flag_values=flag_values)
+  flags.DEFINE_enum('precision', 'fp32', quantize.PRECISIONS,
+                    'Precision of the stored weights.', flag_values=flag_values)
+  flags.DEFINE_string('output', None, 'The file to write.',
+                      flag_values=flag_values)
+  flags.mark_flags_as_required(['workdir', 'output'], flag_values=flag_values)
+
+
+def main(flag_values: flags.FlagValues):
+  """Exports the run, renders the file at the training resolution, prints
+  its size and PSNR against the run's target."""
+  workdir, output = flag_values.workdir, flag_values.output
+  report = export(workdir, output, flag_values.precision)
+  config = ml_collections.ConfigDict(
+      outputs.read_json(pathlib.Path(workdir) / 'config.json'))
+  resolution = config.data.resolution
+  target = data.load_target(config.data.image, resolution)
+  rendered = render(load_exported(output), resolution,
+                    config.train.chunk_size or DEFAULT_CHUNK_SIZE)
+  print(f'wrote {output} ({flag_values.precision}, step {report["step"]})')
   print(f'file size: {report["file_bytes"]} bytes = '
         f'{8 * report["file_bytes"] / resolution**2:.4f} bits per pixel at '
         f'{resolution} x {resolution}')
@@ -275,5 +270,7 @@ def main(argv=None):
         f'{psnr(rendered, target):.4f} dB')
 
 
+COMMAND = cli.Command(define_flags, main)
+
 if __name__ == '__main__':
-  main()
+  cli.run(COMMAND)

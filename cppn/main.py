@@ -1,7 +1,7 @@
 r"""Command line: fit one image with the config given, or run its sweep.
 
   python -m cppn.main --config=configs/default.py --workdir=runs/demo \
-      [--config.encoding.scale=14 ...] [--noprogress]
+      [--config.encoding.sigma=14 ...] [--noprogress]
 
 A config that defines get_sweep() runs every member (see cppn/sweep.py),
 here or, with --launcher=slurm, as a Slurm job array:
@@ -9,8 +9,9 @@ here or, with --launcher=slurm, as a Slurm job array:
   python -m cppn.main --config=configs/sweep_scale.py --workdir=runs/scale \
       [--launcher=slurm --slurm_partition=gpu --slurm_gpus_per_node=1]
 
-Errors (bad input, divergence, interruption) print one line to stderr and exit
-non-zero; rerunning the same command resumes from the last checkpoint. A sweep
+A field set with --config.x=y that the chosen encoding or model does not read
+is an error (cppn/overrides.py). Errors (bad input, divergence, interruption)
+print one line to stderr and exit non-zero; rerunning the same command resumes from the last checkpoint. A sweep
 exits 0 with a line saying how many members failed, 1 only if all failed.
 """
 
@@ -24,7 +25,10 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
+from cppn import cli
+from cppn import guards
 from cppn import launch
+from cppn import overrides
 from cppn import sweep
 from cppn import train
 from cppn.errors import CppnError
@@ -46,16 +50,8 @@ flags.DEFINE_integer('slurm_gpus_per_node', 0, 'GPUs per Slurm job.')
 flags.mark_flags_as_required(['config', 'workdir'])
 
 
-class _QuietLibraries(logging.logging.Filter):
-  """Keeps INFO lines from cppn only; warnings and errors from everything."""
-
-  def filter(self, record):
-    return (record.levelno >= logging.logging.WARNING
-            or '/cppn/' in record.pathname.replace('\\', '/'))
-
-
 def main(argv):
-  logging.get_absl_handler().addFilter(_QuietLibraries())
+  cli.quiet_libraries()
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
   try:
@@ -64,12 +60,14 @@ def main(argv):
     if members is None and FLAGS.launcher != 'local':
       raise CppnError(f'--launcher={FLAGS.launcher} runs sweeps only; the '
                       'config defines no get_sweep()')
+    set_fields = list(config_flags.get_override_values(FLAGS['config']))
     if members is None:
+      overrides.check_read(FLAGS.config, set_fields, '--config.')
       train.train_and_evaluate(FLAGS.config, FLAGS.workdir,
                                progress=FLAGS.progress)
     else:
-      run_sweep(members)
-  except train.Interrupted as e:
+      run_sweep(members, set_fields)
+  except guards.Interrupted as e:
     print(f'interrupted: {e}', file=sys.stderr)
     sys.exit(130)
   except CppnError as e:
@@ -78,7 +76,7 @@ def main(argv):
     sys.exit(1)
 
 
-def run_sweep(members):
+def run_sweep(members, set_fields):
   """Runs the sweep with the launcher flagged; prints how many failed."""
   if FLAGS.launcher == 'slurm':
     run_groups = functools.partial(
@@ -88,27 +86,31 @@ def run_sweep(members):
             FLAGS.slurm_cpus_per_task, FLAGS.slurm_gpus_per_node))
   else:
     run_groups = functools.partial(launch.run_local, progress=FLAGS.progress)
-  rows = sweep.run_sweep(FLAGS.config, members, FLAGS.workdir, run_groups)
+  rows = sweep.run_sweep(FLAGS.config, members, FLAGS.workdir, run_groups,
+                         set_fields)
   print(sweep.outcome(rows, FLAGS.workdir))
   if all(row['status'] == 'failed' for row in rows):
     sys.exit(1)
 
 
 def parse_flags(argv):
-  """absl's flag parsing, with a bad flag or config override as one error line."""
+  """absl's flag parsing (cli.parse_flags), with a config override of a
+  field that is not there, or no longer, as one error line too."""
+  for arg in argv:
+    field = arg.split('=')[0][len('--config.'):]
+    if arg.startswith('--config.') and overrides.renamed_message(field):
+      cli.bad_command_line(f'{arg.split("=")[0]}: '
+                           f'{overrides.renamed_message(field)}')
   try:
-    return FLAGS(argv)
+    return cli.parse_flags(argv)
   except (AttributeError, KeyError) as e:  # a config field that is not there
     name = re.search(r"(\w+)", str(e)).group(1)
     named = [a.split('=')[0] for a in argv if a.startswith('--config.')
              and re.search(rf'\b{name}\b', a.split('=')[0])]
     hint = re.search(r'Did you mean "(\w+)"', str(e))
-    reason = f'{" ".join(named) or name}: the config has no field {name!r}' + (
-        f'; did you mean {hint.group(1)!r}?' if hint else '')
-  except (flags.Error, TypeError, ValueError, OSError) as e:
-    reason = ' '.join(str(e).split())
-  print(f'error: bad command line: {reason}', file=sys.stderr)
-  sys.exit(2)
+    cli.bad_command_line(
+        f'{" ".join(named) or name}: the config has no field {name!r}'
+        + (f'; did you mean {hint.group(1)!r}?' if hint else ''))
 
 
 if __name__ == '__main__':

@@ -30,7 +30,7 @@ import ml_collections
 
 from cppn.errors import CppnError
 
-MODELS = ('mlp', 'pyramid')
+MODELS = ('mlp', 'pyramid')  # the keys of MODEL_FIELDS
 # How every matmul of a network multiplies (forward and backward), always
 # accumulating in float32:
 #   float32        true float32 products (lax.Precision.HIGHEST; without it
@@ -185,6 +185,39 @@ class PyramidMLP(nn.Module):
     return feature_major_call(layers, x, feature_major)
 
 
+def tensorfloat32_unsupported(device) -> str | None:
+  """Why `device` cannot run TF32 matmuls, or None if it can.
+
+  TF32 tensor cores exist on NVIDIA GPUs from Ampere on (CUDA compute
+  capability 8.0); XLA fails to compile a TF32 dot elsewhere (CPU, older
+  NVIDIA GPUs, ROCm, whose capabilities read like 'gfx90a').
+  """
+  capability = str(getattr(device, 'compute_capability', ''))
+  major = capability.split('.')[0]
+  if device.platform != 'gpu' or not major.isdigit():
+    return f'this run is on {device.platform} ({device.device_kind})'
+  if int(major) < 8:
+    return (f'this run is on {device.device_kind} (compute capability '
+            f'{capability})')
+  return None
+
+
+# The fields of the `model` block each network reads.
+MODEL_FIELDS = {
+    'mlp': ('name', 'depth', 'width', 'activation', 'output_activation',
+            'matmul_precision'),
+    'pyramid': ('name', 'matmul_precision'),
+}
+
+
+def reads(config: ml_collections.ConfigDict) -> tuple[str, ...]:
+  """The `model` fields the chosen network reads."""
+  if config.name not in MODELS:
+    raise CppnError(f'unknown model.name {config.name!r}; choose one of: '
+                    + ', '.join(MODELS))
+  return MODEL_FIELDS[config.name]
+
+
 def validate_model_config(config: ml_collections.ConfigDict):
   """Raises CppnError naming the first bad field of the `model` block."""
   if config.name not in MODELS:
@@ -194,11 +227,12 @@ def validate_model_config(config: ml_collections.ConfigDict):
     raise CppnError(f'unknown model.matmul_precision '
                     f'{config.matmul_precision!r}; choose one of: '
                     + ', '.join(MATMUL_PRECISIONS))
-  if (config.matmul_precision == 'tensorfloat32'
-      and jax.default_backend() != 'gpu'):
-    raise CppnError("model.matmul_precision='tensorfloat32' needs an NVIDIA "
-                    f'GPU; this run is on {jax.default_backend()} (use '
-                    "'float32' or 'bfloat16')")
+  if config.matmul_precision == 'tensorfloat32':
+    missing = tensorfloat32_unsupported(jax.devices()[0])
+    if missing:
+      raise CppnError(f"model.matmul_precision='tensorfloat32' needs an "
+                      f"NVIDIA GPU of compute capability >= 8.0; {missing} "
+                      "(use 'float32' or 'bfloat16')")
   if config.name == 'mlp':
     if config.depth < 1:
       raise CppnError(f'model.depth must be >= 1, got {config.depth}')

@@ -1,5 +1,8 @@
 """Files in a run's workdir, each written atomically (temporary name, then rename).
 
+prepare_workdir creates the workdir and records config.json; resuming in a
+workdir that holds another config's run is refused.
+
   config.json      the resolved config
   metrics.jsonl    one JSON object per evaluation
   summary.json     final numbers; present only once a run has finished
@@ -19,7 +22,11 @@ import tempfile
 
 import imageio.v3 as iio
 import matplotlib
+import ml_collections
 import numpy as np
+
+from cppn import overrides
+from cppn.errors import CppnError
 
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
@@ -55,6 +62,33 @@ def read_json(path):
   """The JSON object in `path`, or None if the file does not exist."""
   path = pathlib.Path(path)
   return json.loads(path.read_text()) if path.exists() else None
+
+
+def prepare_workdir(workdir, config: ml_collections.ConfigDict) -> pathlib.Path:
+  """Creates the workdir, checks it is writable, and records config.json.
+
+  A workdir that already holds a run's metrics must hold the same config:
+  resuming with other settings would mix two experiments in one folder.
+  """
+  workdir = pathlib.Path(workdir)
+  try:
+    workdir.mkdir(parents=True, exist_ok=True)
+  except OSError as e:
+    raise CppnError(f'cannot create workdir {workdir}: {e.strerror}') from e
+  if not os.access(workdir, os.W_OK | os.X_OK):
+    raise CppnError(f'workdir {workdir} is not writable')
+  resolved = config.to_dict()
+  recorded = read_json(workdir / 'config.json')
+  has_progress = (workdir / 'metrics.jsonl').exists()
+  if has_progress and recorded is not None and recorded != resolved:
+    old, new = overrides.flatten(recorded), overrides.flatten(resolved)
+    changed = sorted(k for k in old.keys() | new.keys()
+                     if old.get(k) != new.get(k))
+    raise CppnError(f'workdir {workdir} holds a run with another config '
+                    f'(differs in: {", ".join(changed)}); use a new --workdir or '
+                    'empty this one')
+  write_json(workdir / 'config.json', resolved)
+  return workdir
 
 
 def read_metrics(path, max_step):

@@ -24,7 +24,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from cppn import train
+from cppn import steps
 from cppn.errors import CppnError
 
 PRECISIONS = ('fp32', 'fp16', 'bf16', 'int8')
@@ -97,13 +97,13 @@ def round_trip(params: Params, precision: str) -> Params:
 
 
 @functools.partial(jax.jit, static_argnames=('precision', 'num_steps'))
-def finetune(state: train.TrainState, batch: train.Batch, precision: str,
+def finetune(state: steps.TrainState, batch: steps.Batch, precision: str,
              num_steps: int):
   """Quantisation-aware fine-tuning: `num_steps` full-batch straight-through steps.
 
   Args:
     state: a TrainState (its optimiser and learning rate are used as they are).
-    batch: the training set from `train.prepare_batch`.
+    batch: the training set from `steps.prepare_batch`.
     precision: one of PRECISIONS.
     num_steps: number of Adam steps.
 
@@ -112,7 +112,7 @@ def finetune(state: train.TrainState, batch: train.Batch, precision: str,
     losses (num_steps,): 0.5 * MSE of the quantised network before each step.
   """
   def step(state, _):
-    loss, grads = train.loss_and_grad(round_trip(state.params, precision),
+    loss, grads = steps.loss_and_grad(round_trip(state.params, precision),
                                       state.apply_fn, batch)
     return state.apply_gradients(grads=grads), loss
 

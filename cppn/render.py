@@ -6,16 +6,17 @@ r"""Command line: render an exported model file at any resolution.
 The network is evaluated on the N x N grid of data.coordinate_grid (the
 training grid when N is the training resolution, a finer sampling of the same
 square otherwise), `chunk_size` pixels at a time. The output is a PNG
-(uint8), or a .npy of the float32 (N, N, 3) colours in (0, 1). Errors print
-one line and exit 1.
+(uint8), or a .npy of the float32 (N, N, 3) colours in (0, 1). A bad flag
+prints one line and exits 2, bad input (a file that is not a model, an
+output that cannot be written) one line and exit 1 (cppn/cli.py).
 """
 
-import argparse
 import pathlib
-import sys
 
+from absl import flags
 import numpy as np
 
+from cppn import cli
 from cppn import export
 from cppn import outputs
 from cppn.errors import CppnError
@@ -38,28 +39,31 @@ def write_image(path, image: np.ndarray):
       np.save(f, np.asarray(image, np.float32))
 
 
-def main(argv=None):
-  """The render command line."""
-  parser = argparse.ArgumentParser(
-      prog='python -m cppn.render',
-      description='Render an exported model file (python -m cppn.export).')
-  parser.add_argument('--model', required=True, help='an exported model file')
-  parser.add_argument('--resolution', required=True, type=int,
-                      help='side N of the square image to render')
-  parser.add_argument('--output', required=True, help='a .png or .npy path')
-  parser.add_argument('--chunk_size', type=int,
-                      default=export.DEFAULT_CHUNK_SIZE,
-                      help='pixels per rendering chunk (bounds memory)')
-  args = parser.parse_args(argv)
-  try:
-    image = export.render(export.load_exported(args.model), args.resolution,
-                          args.chunk_size)
-    write_image(args.output, image)
-  except CppnError as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(1)
-  print(f'wrote {args.output}: {args.resolution} x {args.resolution}')
+def define_flags(flag_values: flags.FlagValues):
+  """--model, --resolution, --output and --chunk_size."""
+  flags.DEFINE_string('model', None, 'An exported model file.',
+                      flag_values=flag_values)
+  flags.DEFINE_integer('resolution', None, 'Side N of the square image to '
+                       'render.', lower_bound=1, flag_values=flag_values)
+  flags.DEFINE_string('output', None, 'A .png or .npy path.',
+                      flag_values=flag_values)
+  flags.DEFINE_integer('chunk_size', export.DEFAULT_CHUNK_SIZE,
+                       'Pixels per rendering chunk (bounds memory).',
+                       lower_bound=1, flag_values=flag_values)
+  flags.mark_flags_as_required(['model', 'resolution', 'output'],
+                               flag_values=flag_values)
 
+
+def main(flag_values: flags.FlagValues):
+  """Renders the model file and writes the image."""
+  resolution = flag_values.resolution
+  image = export.render(export.load_exported(flag_values.model), resolution,
+                        flag_values.chunk_size)
+  write_image(flag_values.output, image)
+  print(f'wrote {flag_values.output}: {resolution} x {resolution}')
+
+
+COMMAND = cli.Command(define_flags, main)
 
 if __name__ == '__main__':
-  main()
+  cli.run(COMMAND)

@@ -4,18 +4,20 @@ A config module declares a sweep next to get_config() with get_sweep(), a list
 of dicts of dotted overrides, one dict per member:
 
   def get_sweep():
-    return sweep.product({'encoding.scale': (1, 2, 4), 'seed': (0, 1)})
+    return sweep.product({'encoding.sigma': (1, 2, 4), 'seed': (0, 1)})
 
   python -m cppn.main --config=configs/sweep_scale.py --workdir=runs/scale
 
 Overrides on the command line (--config.x=y) apply to every member first, then
-each member's own. Members that differ only in train.VALUE_FIELDS (equal
-train.shape_signature) form a group that train.train_group fits together in
-one compiled program (see train.train_steps_per_member). Outputs in the sweep workdir:
+each member's own. A member's own override must be read by its encoding or
+model, and a command-line one by at least one member (cppn/overrides.py).
+Members that differ only in group.VALUE_FIELDS form a group that
+train.train_group fits together in one compiled program (cppn/group.py).
+Outputs in the sweep workdir:
 
   sweep.json           the members: name, overrides, workdir
   NAME/                each member's run, the same files as a single run
-                       (NAME from its overrides: encoding.scale=4 -> scale=4)
+                       (NAME from its overrides: encoding.sigma=4 -> sigma=4)
   results.csv          one row per member: its overrides, status (finished /
                        failed), final train/test PSNR, SSIM, num_params,
                        seconds (wall time of its group), error
@@ -27,7 +29,6 @@ one compiled program (see train.train_steps_per_member). Outputs in the sweep wo
 Rerunning the command retrains only members without a summary.json.
 """
 
-import copy
 import csv
 import dataclasses
 import importlib.util
@@ -43,7 +44,9 @@ import matplotlib
 import ml_collections
 import numpy as np
 
+from cppn import group
 from cppn import outputs
+from cppn import overrides
 from cppn import train
 from cppn.errors import CppnError
 
@@ -101,21 +104,6 @@ def load_sweep(config_path) -> list[Overrides] | None:
   return members
 
 
-def apply_overrides(config: ml_collections.ConfigDict,
-                    overrides: Overrides) -> ml_collections.ConfigDict:
-  """A copy of `config` with dotted overrides {'encoding.scale': 4} set."""
-  config = copy.deepcopy(config)
-  for key, value in overrides.items():
-    try:
-      config.update_from_flattened_dict({key: value})
-    except KeyError as e:
-      raise CppnError(f'sweep override {key}={value!r}: the config has no '
-                      f'field {key}') from e
-    except TypeError as e:
-      raise CppnError(f'sweep override {key}={value!r}: {e}') from e
-  return config
-
-
 def short_keys(keys: Sequence[str]) -> dict[str, str]:
   """Dotted key -> its last part, or the whole key where last parts clash."""
   last = {key: key.rsplit('.', 1)[-1] for key in keys}
@@ -126,7 +114,7 @@ def short_keys(keys: Sequence[str]) -> dict[str, str]:
 
 
 def member_names(members: Sequence[Overrides]) -> list[str]:
-  """Unique folder names from overrides: {'encoding.scale': 4} -> 'scale=4'.
+  """Unique folder names from overrides: {'encoding.sigma': 4} -> 'sigma=4'.
 
   Characters other than letters, digits and ._=,+- become '_'; an empty
   override set is 'base'; repeats get -2, -3, ...
@@ -146,8 +134,9 @@ def member_names(members: Sequence[Overrides]) -> list[str]:
 
 
 @dataclasses.dataclass(frozen=True)
-class SweepMember:
-  """One member: its folder name, its overrides, its resolved config."""
+class Entry:
+  """One member of a sweep's plan: its folder name, overrides, resolved config
+  and workdir (train.Member is the fit it becomes)."""
   name: str
   overrides: Overrides
   config: ml_collections.ConfigDict
@@ -155,25 +144,30 @@ class SweepMember:
 
 
 def plan(config: ml_collections.ConfigDict, members: Sequence[Overrides],
-         workdir) -> list[SweepMember]:
-  """Resolves every member's config and workdir (workdir/NAME, absolute)."""
+         workdir, command_line_fields: Sequence[str] = ()) -> list[Entry]:
+  """Resolves every member's config and workdir (workdir/NAME, absolute).
+
+  Raises:
+    CppnError: a member sets a field its encoding or model does not read, or
+      a field set on the command line (`command_line_fields`, dotted) is read
+      by no member.
+  """
   workdir = pathlib.Path(workdir).absolute()
-  return [SweepMember(name, overrides, apply_overrides(config, overrides),
-                      workdir / name)
-          for name, overrides in zip(member_names(members), members)]
-
-
-def group_by_shape(members: Sequence[SweepMember]) -> list[list[int]]:
-  """Member indices grouped by train.shape_signature, in order of appearance."""
-  groups: dict[str, list[int]] = {}
-  for index, member in enumerate(members):
-    groups.setdefault(train.shape_signature(member.config), []).append(index)
-  return list(groups.values())
+  swept = []
+  for name, member in zip(member_names(members), members):
+    member_config = overrides.apply_overrides(config, member,
+                                              'sweep override')
+    overrides.check_read(member_config, member, f'sweep member {name}: ')
+    swept.append(Entry(name, member, member_config, workdir / name))
+  for field in command_line_fields:
+    if all(overrides.unread_fields(m.config, [field]) for m in swept):
+      overrides.check_read(swept[0].config, [field], '--config.')
+  return swept
 
 
 def run_sweep(config: ml_collections.ConfigDict,
-              members: Sequence[Overrides], workdir,
-              run_groups: RunGroups) -> list[dict[str, Any]]:
+              members: Sequence[Overrides], workdir, run_groups: RunGroups,
+              command_line_fields: Sequence[str] = ()) -> list[dict[str, Any]]:
   """Trains every member, then writes results.csv and the figures.
 
   Groups whose members all finished before are not sent to `run_groups`:
@@ -185,12 +179,14 @@ def run_sweep(config: ml_collections.ConfigDict,
     members: dotted overrides per member, from get_sweep().
     workdir: the sweep's folder.
     run_groups: a launcher from cppn.launch.
+    command_line_fields: the dotted fields set on the command line; each
+      must be read by some member (see plan).
 
   Returns:
     The rows of results.csv.
   """
   workdir = pathlib.Path(workdir)
-  swept = plan(config, members, workdir)
+  swept = plan(config, members, workdir, command_line_fields)
   try:
     workdir.mkdir(parents=True, exist_ok=True)
   except OSError as e:
@@ -198,7 +194,7 @@ def run_sweep(config: ml_collections.ConfigDict,
   outputs.write_json(workdir / 'sweep.json', {'members': [
       {'name': m.name, 'overrides': m.overrides, 'workdir': str(m.workdir)}
       for m in swept]})
-  groups = group_by_shape(swept)
+  groups = group.group_indices([m.config for m in swept])
   logging.info('sweep of %d members in %d group(s) of equal shape',
                len(swept), len(groups))
   as_group = lambda indices: ([swept[i].config for i in indices],
@@ -218,7 +214,7 @@ def run_sweep(config: ml_collections.ConfigDict,
   return rows
 
 
-def result_rows(members: Sequence[SweepMember],
+def result_rows(members: Sequence[Entry],
                 results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
   """One results.csv row per member from its summary or {'error': reason}."""
   rows = []
@@ -235,7 +231,7 @@ def result_rows(members: Sequence[SweepMember],
   return rows
 
 
-def write_results_csv(path, members: Sequence[SweepMember],
+def write_results_csv(path, members: Sequence[Entry],
                       rows: Sequence[dict[str, Any]]):
   """results.csv: name, the override keys, then RESULT_FIELDS; atomically."""
   keys = list(dict.fromkeys(k for m in members for k in m.overrides))
@@ -254,7 +250,7 @@ def outcome(rows: Sequence[dict[str, Any]], workdir) -> str:
   return f'all {len(rows)} sweep members finished; see {results}'
 
 
-def swept_numeric_field(members: Sequence[SweepMember]) -> str | None:
+def swept_numeric_field(members: Sequence[Entry]) -> str | None:
   """The one override key whose values vary, if it is numeric everywhere."""
   keys = dict.fromkeys(k for m in members for k in m.overrides)
   varying = [k for k in keys
@@ -267,7 +263,7 @@ def swept_numeric_field(members: Sequence[SweepMember]) -> str | None:
   return varying[0] if numeric else None
 
 
-def write_figures(workdir: pathlib.Path, members: Sequence[SweepMember],
+def write_figures(workdir: pathlib.Path, members: Sequence[Entry],
                   rows: Sequence[dict[str, Any]]):
   """comparison.png, curves.png and psnr_vs_FIELD.png, from finished members."""
   if not any(row['status'] == 'finished' for row in rows):
@@ -280,7 +276,7 @@ def write_figures(workdir: pathlib.Path, members: Sequence[SweepMember],
     plot_psnr_vs(workdir / f'psnr_vs_{name}.png', field, members, rows)
 
 
-def plot_comparison(path, members: Sequence[SweepMember],
+def plot_comparison(path, members: Sequence[Entry],
                     rows: Sequence[dict[str, Any]], max_columns: int = 6):
   """The ground truth, then each member's reconstruction.png, in a grid.
 
@@ -308,7 +304,7 @@ def plot_comparison(path, members: Sequence[SweepMember],
   outputs.save_figure(fig, path)
 
 
-def plot_test_curves(path, members: Sequence[SweepMember]):
+def plot_test_curves(path, members: Sequence[Entry]):
   """Test PSNR against step for every member with evaluations."""
   fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
   for member in members:
@@ -323,7 +319,7 @@ def plot_test_curves(path, members: Sequence[SweepMember]):
   outputs.save_figure(fig, path)
 
 
-def plot_psnr_vs(path, field: str, members: Sequence[SweepMember],
+def plot_psnr_vs(path, field: str, members: Sequence[Entry],
                  rows: Sequence[dict[str, Any]]):
   """Final train and test PSNR against the swept value; log x past a 10x span."""
   points = sorted((m.overrides[field], r['train_psnr'], r['test_psnr'])

@@ -1,6 +1,12 @@
 r"""Training speed against the machine's matmul ceiling and the reference loop.
 
-  python -m experiments.benchmark --workdir=runs/benchmark [--sizes=64,...]
+  python -m experiments.benchmark --preset=cpu --workdir=runs/benchmark \
+      [--sizes=64,128] [--rounds=10] [--round_seconds=0.6] [--cli] [--sweep] \
+      [--paper_fit] [--table1=PRESET] [--table1_precisions=float32,bfloat16]
+
+Presets: tiny (one 16 px size, 2 short rounds: the test's), cpu (64 to 512
+px), paper (the same sizes, plus --paper_fit and --table1=paper at three
+matmul precisions: for a GPU); a flag given overrides the preset's value.
 
 Workload (the paper's): a 4 x 256 ReLU MLP on m = 256 Gaussian features (512
 inputs), Adam, full batch, paper split of an N x N image (N^2 / 4 training
@@ -11,8 +17,9 @@ peak memory is per measurement):
 
   cppn       the project's trainer: one fit through `train.train_and_evaluate`
              (the whole path, so the peak memory is a fit's), then rounds of
-             the compiled call that fit makes (`train.train_steps`: many
-             steps in one lax.scan, the state donated)
+             `fit.train(num_steps)` on `train.build_fit` of the same config
+             (the compiled call the trainer makes: many steps in one
+             lax.scan, the state donated)
   reference  experiments/reference.py: the paper notebooks' loop, a Python
              loop of jitted gradient + jitted Adam calls; each round a fit
              whose first step (compilation) is not timed
@@ -35,19 +42,22 @@ With --cli it also times the command line itself at two step counts with
 one evaluation each, so start-up, compilation and evaluation cancel, against
 burst matmul timings before, between and after them. With
 --sweep it also times the 8-member sigma sweep as one command against 8
-separate commands (experiments/sweep_speed.py). With --paper_fit (default on
-a GPU) it also times one whole paper-protocol fit (512 px, 2000 steps) of
+separate commands (experiments/sweep_speed.py). With --paper_fit (preset
+paper) it also times one whole paper-protocol fit (512 px, 2000 steps) of
 cppn and of the reference, start to finish in its process. With
---table1=PRESET (default `paper` on a GPU) it also times `python -m
+--table1=PRESET (preset paper: `paper`) it also times `python -m
 experiments.table1` at that preset once per --table1_precisions entry
 (model.matmul_precision), each into its own folder under --workdir, and
 tabulates wall minutes beside the mean test PSNRs, so the PSNR cost of TF32
 and bf16 matmuls stands beside their speed. Writes benchmark.json and
 benchmark.md into --workdir. Run it on a quiet machine: a second busy
-process of our own halves every number.
+process of our own halves every number. The measurement processes import
+no more of cppn than they measure (this module imports only absl,
+cppn.cli and experiments.command at the top), so their peak memory is
+their own.
 """
 
-import argparse
+import dataclasses
 import json
 import os
 import pathlib
@@ -57,9 +67,13 @@ import sys
 import tempfile
 import time
 
+from absl import flags
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from cppn import cli
+from experiments import command
 
 DEPTH, WIDTH, NUM_FEATURES = 4, 256, 256
 NUM_ROUNDS = 10  # timing rounds per measurement
@@ -108,14 +122,24 @@ def steps_per_round(size, gflops, seconds=SECONDS_PER_ROUND):
   return max(2, round(seconds / seconds_per_step))
 
 
-def paper_config(size, num_steps):
-  """configs/default.py at N = size, one evaluation at the end."""
-  from configs import default  # pylint: disable=g-import-not-at-top
-  config = default.get_config()
-  config.data.resolution = size
-  config.train.num_steps = num_steps
-  config.train.eval_every_steps = num_steps
-  return config
+@dataclasses.dataclass(frozen=True)
+class Preset:
+  """The sizes, rounds and extra measurements of one benchmark run."""
+  sizes: tuple[int, ...]  # image sides N; N^2 / 4 training pixels each
+  num_rounds: int = NUM_ROUNDS  # timing rounds per measurement
+  round_seconds: float = SECONDS_PER_ROUND  # training time of one round
+  paper_fit: bool = False  # time one 512 px, 2000-step fit of each method
+  table1: str | None = None  # time experiments.table1 at this preset
+  table1_precisions: tuple[str, ...] = ('float32', 'bfloat16')
+
+
+PRESETS = {
+    'tiny': Preset(sizes=(16,), num_rounds=2, round_seconds=0.05),
+    'cpu': Preset(sizes=(64, 128, 256, 512)),
+    'paper': Preset(sizes=(64, 128, 256, 512), paper_fit=True, table1='paper',
+                    table1_precisions=('float32', 'tensorfloat32',
+                                       'bfloat16')),
+}
 
 
 def timed_rounds(run_round, num_rounds):
@@ -143,28 +167,23 @@ def cppn_rounds(size, num_steps, num_rounds):
   """Rounds of the compiled training call the trainer makes for one fit.
 
   A fit through `train.train_and_evaluate` comes first (the whole path,
-  evaluation included, so the process's peak memory is a fit's); then the
-  same member's state, batch and `train.train_steps` (num_steps steps per
-  call, the state donated) are timed call by call.
+  evaluation included, so the process's peak memory is a fit's); then
+  `train.build_fit` of the same config is stepped by `fit.train(num_steps)`
+  (one compiled call, the state donated), timed call by call after a first
+  call that compiles. fit.train returns the losses on the host, so the
+  steps have finished when it returns.
   """
-  from cppn import models  # pylint: disable=g-import-not-at-top
   from cppn import train  # pylint: disable=g-import-not-at-top
-  config = paper_config(size, num_steps)
+  from experiments import common  # pylint: disable=g-import-not-at-top
+  config = common.paper_config(size, num_steps, num_evals=1)
   with tempfile.TemporaryDirectory() as workdir:
-    train.train_and_evaluate(config, f'{workdir}/fit', progress=False)
-    member = train.setup_member(config, f'{workdir}/rounds')
-    state = train.initial_state(member, models.make_model(config.model))
-    batch = jax.tree_util.tree_map(jnp.asarray, train.member_batch(
-        member, train.encoding_width(member)))
-  key = jax.random.PRNGKey(0)
-  step = train.train_steps.lower(state, batch, key,
-                                 num_steps=num_steps).compile()
-  state = jax.block_until_ready(step(state, batch, key)[0])
+    train.train_and_evaluate(config, workdir, progress=False)
+  fit = train.build_fit(config)
+  fit.train(num_steps)
 
   def run_round():
-    nonlocal state
     tic = time.perf_counter()
-    state = jax.block_until_ready(step(state, batch, key)[0])
+    fit.train(num_steps)
     return num_steps / (time.perf_counter() - tic)
 
   return timed_rounds(run_round, num_rounds)
@@ -196,10 +215,11 @@ def reference_rounds(size, num_steps, num_rounds):
 def cppn_fit_seconds(size, num_steps):
   """Wall seconds of one whole cppn fit through train.train_and_evaluate."""
   from cppn import train  # pylint: disable=g-import-not-at-top
+  from experiments import common  # pylint: disable=g-import-not-at-top
   with tempfile.TemporaryDirectory() as workdir:
     tic = time.perf_counter()
-    train.train_and_evaluate(paper_config(size, num_steps), workdir,
-                             progress=False)
+    train.train_and_evaluate(common.paper_config(size, num_steps, num_evals=1),
+                             workdir, progress=False)
     return time.perf_counter() - tic
 
 
@@ -238,14 +258,17 @@ def measure_in_subprocess(method, size, num_rounds=NUM_ROUNDS,
     'steps_per_round', 'peak_mb', 'sustained_matmul_gflops' (the higher of
     two measured before and after the rounds)}.
   """
-  command = [sys.executable, '-m', 'experiments.benchmark',
-             f'--measure={method}', f'--sizes={size}',
-             f'--rounds={num_rounds}', f'--round_seconds={round_seconds}']
+  # --workdir is required; a measurement writes nothing into it.
+  argv = [sys.executable, '-m', 'experiments.benchmark',
+          f'--measure={method}', f'--sizes={size}', f'--rounds={num_rounds}',
+          f'--round_seconds={round_seconds}',
+          f'--workdir={tempfile.gettempdir()}']
   if num_steps:
-    command.append(f'--steps={num_steps}')
-  output = subprocess.run(command, check=True, capture_output=True,
+    argv.append(f'--steps={num_steps}')
+  output = subprocess.run(argv, check=True, capture_output=True,
                           text=True).stdout
-  return json.loads(output.strip().splitlines()[-1])
+  return json.loads(next(line for line in reversed(output.splitlines())
+                         if line.startswith('{')))
 
 
 def time_table1(preset, matmul_precision, workdir: pathlib.Path):
@@ -424,69 +447,95 @@ def markdown(result):
   return '\n'.join(lines) + '\n'
 
 
-def main(argv=None):
-  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-  parser.add_argument('--workdir', default='runs/benchmark')
-  parser.add_argument('--sizes', default='64,128,256,512',
-                      help='image sides N; N^2 / 4 training pixels each')
-  parser.add_argument('--rounds', type=int, default=NUM_ROUNDS,
-                      help='timing rounds per measurement')
-  parser.add_argument('--round_seconds', type=float, default=SECONDS_PER_ROUND,
-                      help='training time of one round, sized by the '
-                      'burst matmul rate')
-  parser.add_argument('--cli', action='store_true',
-                      help='also time the command line at two step counts')
-  parser.add_argument('--sweep', action='store_true',
-                      help='also time a sweep against separate runs')
-  parser.add_argument('--paper_fit', default=None, action='store_true',
-                      help='also time one 512 px, 2000-step fit of cppn and '
-                      'of the reference (default: on a GPU)')
-  parser.add_argument('--table1', default=None,
-                      help='also time experiments.table1 at this preset '
-                      '(default: paper on a GPU, none elsewhere)')
-  parser.add_argument('--table1_precisions', default=None,
-                      help='model.matmul_precision values for --table1 '
-                      '(default: float32,tensorfloat32,bfloat16 on a GPU, '
-                      'float32,bfloat16 elsewhere)')
-  parser.add_argument('--measure', choices=('cppn', 'reference'),
-                      help=argparse.SUPPRESS)  # one measurement (subprocess)
-  parser.add_argument('--steps', type=int, help=argparse.SUPPRESS)
-  args = parser.parse_args(argv)
-  sizes = [int(s) for s in args.sizes.split(',')]
+def define_flags(flag_values: flags.FlagValues):
+  """The benchmark's own flags; those left unset take the preset's value."""
+  flags.DEFINE_list('sizes', None, 'Image sides N; N^2 / 4 training pixels '
+                    'each.', flag_values=flag_values)
+  flags.register_validator(
+      'sizes', lambda sizes: sizes is None or all(
+          s.isdigit() and int(s) > 0 for s in sizes),
+      '--sizes takes positive integers, e.g. 64,128', flag_values=flag_values)
+  flags.DEFINE_integer('rounds', None, 'Timing rounds per measurement.',
+                       lower_bound=1, flag_values=flag_values)
+  flags.DEFINE_float('round_seconds', None, 'Training time of one round, '
+                     'sized by the burst matmul rate.', lower_bound=0,
+                     flag_values=flag_values)
+  flags.DEFINE_bool('cli', False, 'Also time the command line at two step '
+                    'counts.', flag_values=flag_values)
+  flags.DEFINE_bool('sweep', False, 'Also time a sweep against separate '
+                    'runs.', flag_values=flag_values)
+  flags.DEFINE_bool('paper_fit', None, 'Also time one 512 px, 2000-step fit '
+                    'of cppn and of the reference.', flag_values=flag_values)
+  flags.DEFINE_enum('table1', None, command.PRESET_NAMES,
+                    'Also time experiments.table1 at this preset.',
+                    flag_values=flag_values)
+  flags.DEFINE_list('table1_precisions', None, 'model.matmul_precision '
+                    'values for --table1.', flag_values=flag_values)
+  flags.DEFINE_enum('measure', None, ('cppn', 'reference'), 'Internal: one '
+                    'measurement, printed as JSON (the subprocesses).',
+                    flag_values=flag_values)
+  flags.DEFINE_integer('steps', None, 'Internal: with --measure, one whole '
+                       'fit of this many steps.', flag_values=flag_values)
+
+
+def resolved_preset(preset_name: str, options: dict) -> Preset:
+  """The preset with the flags given (not None) in place of its values."""
+  sizes, precisions = options['sizes'], options['table1_precisions']
+  given = {'sizes': sizes and tuple(int(s) for s in sizes),
+           'num_rounds': options['rounds'],
+           'round_seconds': options['round_seconds'],
+           'paper_fit': options['paper_fit'], 'table1': options['table1'],
+           'table1_precisions': precisions and tuple(precisions)}
+  return dataclasses.replace(PRESETS[preset_name], **{
+      field: value for field, value in given.items() if value is not None})
+
+
+def run(preset_name: str, workdir: pathlib.Path, progress: bool,
+        **options) -> dict:
+  """Measures, then writes benchmark.json and benchmark.md into workdir.
+
+  Args:
+    preset_name, workdir, progress: the shared flags (no fit here shows a
+      progress bar).
+    **options: the values of the flags of define_flags, by name. With
+      options['measure'] it makes only that one measurement (of the first
+      size) and prints it as one JSON line (see measure_in_subprocess).
+  """
+  del progress
+  preset = resolved_preset(preset_name, options)
   # On a GPU, JAX reserves most of its memory at the first operation; this
   # process and the measurements it starts (which inherit the setting) share
   # one GPU, so each takes memory only as it needs it.
   os.environ.setdefault('XLA_PYTHON_CLIENT_PREALLOCATE', 'false')
-  if args.measure:
-    print(json.dumps(measure(args.measure, sizes[0], args.steps,
-                             args.rounds, args.round_seconds)))
-    return
-  result = benchmark(sizes, args.rounds, args.round_seconds, args.cli)
-  workdir = pathlib.Path(args.workdir)
-  workdir.mkdir(parents=True, exist_ok=True)
-  if args.sweep:
+  if options['measure']:
+    result = measure(options['measure'], preset.sizes[0], options['steps'],
+                     preset.num_rounds, preset.round_seconds)
+    print(json.dumps(result))
+    return result
+  result = benchmark(preset.sizes, preset.num_rounds, preset.round_seconds,
+                     options['cli'])
+  if options['sweep']:
     from experiments import sweep_speed  # pylint: disable=g-import-not-at-top
     with tempfile.TemporaryDirectory() as sweep_dir:
       result['sweep'] = sweep_speed.measure('configs/sweep_scale.py',
                                             pathlib.Path(sweep_dir))
-  on_gpu = jax.default_backend() == 'gpu'
-  if args.paper_fit or (args.paper_fit is None and on_gpu):
+  if preset.paper_fit:
     result['paper_fit'] = {
         method: measure_in_subprocess(method, 512,
                                       num_steps=2000)['wall_seconds']
         for method in ('cppn', 'reference')}
-  preset = args.table1 or ('paper' if on_gpu else None)
-  if preset:
-    precisions = args.table1_precisions or (
-        'float32,tensorfloat32,bfloat16' if on_gpu else 'float32,bfloat16')
+  if preset.table1:
     result['table1'] = [
-        time_table1(preset, precision, workdir / f'table1_{precision}')
-        for precision in precisions.split(',')]
-  (workdir / 'benchmark.json').write_text(json.dumps(result, indent=2))
+        time_table1(preset.table1, precision, workdir / f'table1_{precision}')
+        for precision in preset.table1_precisions]
+  from experiments import common  # pylint: disable=g-import-not-at-top
   table = markdown(result)
-  (workdir / 'benchmark.md').write_text(table)
+  common.write_report(workdir, 'benchmark', result, table)
   print(table)
+  return result
 
+
+COMMAND = command.experiment(run, define_flags)
 
 if __name__ == '__main__':
-  main()
+  cli.run(COMMAND)

@@ -6,7 +6,8 @@ into a ReLU MLP of width 256 and depth 2, 4 or 8 (Dense layers, the output
 included), Adam 1e-3, paper split, on the preset's photographs. Each (depth,
 m) is one train.train_group (the shapes differ) holding its images.
 
-  python -m experiments.embedding_size --preset=cpu --workdir=runs/embedding
+  python -m experiments.embedding_size --preset=cpu --workdir=runs/embedding \
+      [--noprogress]
 
 writes runs/depth=D/m=M/IMAGE/ (one cppn run each), embedding_size.png (test
 PSNR, mean over images, against m on a log axis, one line per depth),
@@ -23,13 +24,15 @@ from typing import Any
 
 import matplotlib
 
+from cppn import cli
 from cppn import outputs
+from experiments import command
 from experiments import common
 
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 
-GAUSSIAN_SCALE = 10.0  # the paper's natural-image sigma_g at 512 px
+GAUSSIAN_SIGMA = 10.0  # the paper's natural-image sigma_g at 512 px
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,8 +66,7 @@ def fit_config(preset: Preset, depth: int, num_features: int, image: str):
   return common.paper_config(
       preset.resolution, preset.num_steps, preset.num_evals, data__image=image,
       encoding__name='gaussian',
-      encoding__scale=common.gaussian_scale_at(GAUSSIAN_SCALE,
-                                               preset.resolution),
+      encoding__sigma=common.sigma_at(GAUSSIAN_SIGMA, preset.resolution),
       encoding__num_features=num_features, model__depth=depth,
       model__width=preset.width)
 
@@ -92,8 +94,8 @@ def run(preset_name: str, workdir: pathlib.Path,
       print(f'depth {depth} m {m:5d}: test PSNR '
             f'{"failed" if mean is None else f"{mean:.2f}"}', flush=True)
   result = {'preset': preset_name, 'settings': dataclasses.asdict(preset),
-            'gaussian_scale': common.gaussian_scale_at(GAUSSIAN_SCALE,
-                                                       preset.resolution),
+            'gaussian_sigma': common.sigma_at(GAUSSIAN_SIGMA,
+                                              preset.resolution),
             'machine': common.machine(), 'minutes': (time.time() - start) / 60,
             'fit_minutes': common.fit_minutes(list(results.values())),
             'points': points}
@@ -110,7 +112,7 @@ def markdown(result) -> str:
   lines = [f'# Embedding size (preset {result["preset"]})', '',
            f'Test PSNR (dB), mean ± std over {", ".join(settings["images"])} '
            f'at {settings["resolution"]} px; Gaussian sigma '
-           f'{result["gaussian_scale"]:g} (10 at 512 px), width '
+           f'{result["gaussian_sigma"]:g} (10 at 512 px), width '
            f'{settings["width"]}, {settings["num_steps"]} Adam steps. '
            f'{result["minutes"]:.1f} minutes on {result["machine"]} (training '
            f'{result["fit_minutes"]:.1f}, from the runs\' summaries).', '',
@@ -145,11 +147,7 @@ def plot(path, result):
   outputs.save_figure(fig, path)
 
 
-def main(argv=None):
-  """python -m experiments.embedding_size --preset=... --workdir=..."""
-  common.run_cli(argv, __doc__, lambda preset, workdir, progress, _: run(
-      preset, workdir, progress))
-
+COMMAND = command.experiment(run)
 
 if __name__ == '__main__':
-  main()
+  cli.run(COMMAND)

@@ -52,9 +52,11 @@ import jax.numpy as jnp
 import matplotlib
 import numpy as np
 
+from cppn import cli
 from cppn import encodings
 from cppn import ntk
 from cppn import outputs
+from experiments import command
 from experiments import common
 
 matplotlib.use('Agg')
@@ -410,11 +412,7 @@ def plot_scatter(path, points):
   outputs.save_figure(fig, path)
 
 
-def main(argv=None):
-  """python -m experiments.ntk_1d --preset=... --workdir=..."""
-  common.run_cli(argv, __doc__, lambda preset, workdir, progress, _: run(
-      preset, workdir, progress))
-
+COMMAND = command.experiment(run)
 
 if __name__ == '__main__':
-  main()
+  cli.run(COMMAND)

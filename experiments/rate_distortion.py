@@ -9,14 +9,16 @@ float target (data.load_target). JPEG (Pillow's encoder at its defaults:
 uint8, decoded PSNR against the same float target; PNG is the lossless
 reference (outputs.png_bytes).
 
-Grid: images x encodings x depths x widths, each fitted once through
-`cppn.train.train_and_evaluate` (m = width Fourier features), then stored at
-every precision of cppn.quantize (fp32, fp16, bf16, int8) and, with
+Grid: images x encodings x depths x widths, each fitted once (m = width
+Fourier features; fits of equal shape train together, common.train_all),
+then stored at every precision of cppn.quantize (fp32, fp16, bf16, int8) and,
+with
 qat_steps > 0, as int8 after that many quantisation-aware fine-tuning steps
 ('int8+qat'), and as fp32 after as many plain steps ('fp32+ft': the control
 that tells the gain of QAT from the gain of more training).
 
-  python -m experiments.rate_distortion --preset=cpu --workdir=runs/rd
+  python -m experiments.rate_distortion --preset=cpu --workdir=runs/rd \
+      [--noprogress]
 
 writes into the workdir: runs/ (one cppn run per fit; a rerun resumes and
 skips finished fits), models/ (the exported files), rate_distortion.json,
@@ -25,32 +27,28 @@ tests), `cpu` (96 px, widths 16-64, depths 2-3: minutes on 2 cores; see the
 README for the measured time), `paper` (256 px, widths 32-256, for a GPU).
 """
 
-import argparse
 import dataclasses
 import io
 import math
-import os
 import pathlib
-import platform
-import sys
 import time
 from typing import Any
 
-import jax
 import matplotlib
 import ml_collections
 import numpy as np
 from PIL import Image
 
-from configs import default
+from cppn import cli
 from cppn import data
-from cppn import encodings
 from cppn import export
-from cppn import models
 from cppn import outputs
+from cppn import overrides
 from cppn import quantize
 from cppn import train
 from cppn.errors import CppnError
+from experiments import command
+from experiments import common
 
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
@@ -73,16 +71,16 @@ class Preset:
   learning_rate: float = 5e-3  # Adam, encoded inputs
   learning_rate_none: float = 1e-2  # Adam, raw coordinates
   qat_learning_rate: float = 3e-5  # Adam, fresh moments, fine-tuning steps
-  gaussian_scale: float = 6.0  # sigma of B, natural images
-  text_gaussian_scale: float = 10.0  # sigma of B, text images
-  positional_scale: float = 5.0  # sigma_p: top frequency 2^sigma_p - 1
+  sigma: float = 6.0  # encoding.sigma (gaussian), natural images
+  text_sigma: float = 10.0  # encoding.sigma (gaussian), text images
+  sigma_p: float = 5.0  # encoding.sigma_p (positional): top freq 2^sigma_p - 1
 
 
 PRESETS = {
     'tiny': Preset(images=('text:0',), resolution=16,
                    encodings=('none', 'gaussian'), depths=(2,), widths=(8,),
                    num_steps=20, qat_steps=5, jpeg_qualities=(10, 50, 90),
-                   gaussian_scale=2.0, text_gaussian_scale=2.0),
+                   sigma=2.0, text_sigma=2.0),
     'cpu': Preset(images=('astronaut', 'coffee', 'text:0'), resolution=96,
                   encodings=('none', 'positional', 'gaussian'),
                   depths=(2, 3), widths=(16, 32, 64), num_steps=1000,
@@ -91,34 +89,30 @@ PRESETS = {
                             'text:0', 'text:1'), resolution=256,
                     encodings=('none', 'positional', 'gaussian'),
                     depths=(3, 4), widths=(32, 64, 128, 256), num_steps=2000,
-                    qat_steps=200, learning_rate=2e-3, gaussian_scale=10.0,
-                    text_gaussian_scale=14.0, positional_scale=6.0),
+                    qat_steps=200, learning_rate=2e-3, sigma=10.0,
+                    text_sigma=14.0, sigma_p=6.0),
 }
 
 
 def fit_config(preset: Preset, image: str, encoding: str, depth: int,
                width: int) -> ml_collections.ConfigDict:
-  """configs/default.py with one grid point's image, encoding and model."""
-  config = default.get_config()
-  config.data.image = image
-  config.data.resolution = preset.resolution
-  config.data.split = 'memorize'
-  config.encoding.name = encoding
-  config.encoding.num_features = width
-  config.encoding.spacing = 'log_linear'
+  """configs/default.py with one grid point's image, encoding and model,
+  evaluated once, at the end."""
+  fields = {}
   if encoding == 'positional':
-    config.encoding.scale = preset.positional_scale
-  elif image.startswith('text'):
-    config.encoding.scale = preset.text_gaussian_scale
-  else:
-    config.encoding.scale = preset.gaussian_scale
-  config.model.depth = depth
-  config.model.width = width
-  config.train.num_steps = preset.num_steps
-  config.train.eval_every_steps = preset.num_steps
-  config.train.learning_rate = (preset.learning_rate_none if encoding == 'none'
-                                else preset.learning_rate)
-  return config
+    fields = dict(encoding__spacing='log_linear',
+                  encoding__sigma_p=preset.sigma_p,
+                  encoding__num_features=width)
+  elif encoding == 'gaussian':
+    fields = dict(encoding__sigma=(preset.text_sigma if image.startswith('text')
+                                   else preset.sigma),
+                  encoding__num_features=width)
+  return common.paper_config(
+      preset.resolution, preset.num_steps, num_evals=1, data__image=image,
+      data__split='memorize', encoding__name=encoding, **fields,
+      model__depth=depth, model__width=width,
+      train__learning_rate=(preset.learning_rate_none if encoding == 'none'
+                            else preset.learning_rate))
 
 
 def jpeg_point(target: np.ndarray, quality: int) -> tuple[int, float]:
@@ -146,25 +140,26 @@ def baseline_rows(image: str, target: np.ndarray,
   return jpeg, png
 
 
-def finetuned_params(config, state, encoding_params, target,
-                     preset: Preset) -> dict[str, Any]:
+def finetuned_params(config, state, target, preset: Preset) -> dict[str, Any]:
   """The fit's weights after preset.qat_steps more Adam steps, two ways.
+
+  The steps start from fresh Adam moments at preset.qat_learning_rate, on
+  the fit's training batch (train.build_fit draws the run's encoding again
+  from its config).
 
   Returns:
     {'int8+qat': weights after int8 quantisation-aware (straight-through)
     steps, 'fp32+ft': weights after the same steps without quantisation, the
     control that separates the gain of more training from that of QAT}.
   """
-  dataset = data.make_dataset(target, config.data.split)
-  features = encodings.encode(config.encoding.name, encoding_params,
-                              dataset.train_coords)
-  batch = train.prepare_batch(np.asarray(features), dataset.train_pixels,
-                              config.train.chunk_size)
-  fresh = train.create_train_state(
-      models.make_model(config.model), features.shape[-1],
-      ml_collections.ConfigDict({'learning_rate': preset.qat_learning_rate}),
-      jax.random.PRNGKey(0)).replace(params=state.params)
-  return {family: quantize.finetune(fresh, batch, precision,
+  fit = train.build_fit(overrides.apply_overrides(
+      config, {'train.learning_rate': preset.qat_learning_rate}), image=target)
+  if 'encoding' in fit.batch:
+    raise CppnError('fine-tuning needs precomputed features; raise '
+                    'train.feature_cache_mb (now '
+                    f'{config.train.feature_cache_mb})')
+  fresh = fit.state.replace(params=state.params)  # fresh Adam moments
+  return {family: quantize.finetune(fresh, fit.batch, precision,
                                     preset.qat_steps)[0].params
           for family, precision in FINETUNED_FAMILIES.items()}
 
@@ -177,7 +172,7 @@ def measure_fit(run_dir: pathlib.Path, models_dir: pathlib.Path,
   if preset.qat_steps:
     stored += [(family, FINETUNED_FAMILIES[family], params)
                for family, params in finetuned_params(
-                   config, state, encoding_params, target, preset).items()]
+                   config, state, target, preset).items()]
   rows = []
   for family, precision, params in stored:
     path = models_dir / f'{run_dir.name}_{family.replace("+", "_")}.cppn'
@@ -207,46 +202,48 @@ def jpeg_psnr_at(bpp: float, jpeg: list[dict]) -> float | None:
   return float(np.interp(math.log(bpp), rates, [value for _, value in points]))
 
 
-def run(preset_name: str, workdir) -> dict[str, Any]:
+def run(preset_name: str, workdir: pathlib.Path,
+        progress: bool) -> dict[str, Any]:
   """Fits, exports and measures the whole grid; writes json, md and png."""
   start = time.time()
   preset = PRESETS[preset_name]
-  workdir = pathlib.Path(workdir)
   models_dir = workdir / 'models'
   models_dir.mkdir(parents=True, exist_ok=True)
-  networks, jpeg, png = [], [], []
+  targets, jpeg, png = {}, {}, []
   for image in preset.images:
-    target = data.load_target(image, preset.resolution)
-    image_jpeg, image_png = baseline_rows(image, target, preset.jpeg_qualities)
-    jpeg += image_jpeg
+    targets[image] = data.load_target(image, preset.resolution)
+    jpeg[image], image_png = baseline_rows(image, targets[image],
+                                           preset.jpeg_qualities)
     png.append(image_png)
-    for encoding in preset.encodings:
-      for depth in preset.depths:
-        for width in preset.widths:
-          config = fit_config(preset, image, encoding, depth, width)
-          run_dir = workdir / 'runs' / run_name(image, encoding, depth, width)
-          summary = train.train_and_evaluate(config, run_dir, progress=False)
-          rows = measure_fit(run_dir, models_dir, target, preset)
-          for row in rows:
-            row.update(image=image, encoding=encoding, depth=depth,
-                       width=width, num_params=summary['num_params'],
-                       fit_psnr=summary['test_psnr'],
-                       fit_seconds=summary['wall_seconds'],
-                       jpeg_psnr_at_bpp=jpeg_psnr_at(row['bpp'], image_jpeg))
-          networks += rows
-          print(f'{run_dir.name}: {summary["num_params"]} params, '
-                + ', '.join(f'{r["family"]} {r["bpp"]:.2f} bpp '
-                            f'{r["psnr"]:.2f} dB' for r in rows), flush=True)
+  grid = [(image, encoding, depth, width) for image in preset.images
+          for encoding in preset.encodings for depth in preset.depths
+          for width in preset.widths]
+  run_dirs = [workdir / 'runs' / run_name(*point) for point in grid]
+  summaries = common.train_all([fit_config(preset, *point) for point in grid],
+                               run_dirs, progress)
+  networks = []
+  for (image, encoding, depth, width), run_dir, summary in zip(
+      grid, run_dirs, summaries):
+    if 'error' in summary:
+      raise CppnError(f'{run_dir}: {summary["error"]}')
+    rows = measure_fit(run_dir, models_dir, targets[image], preset)
+    for row in rows:
+      row.update(image=image, encoding=encoding, depth=depth, width=width,
+                 num_params=summary['num_params'],
+                 fit_psnr=summary['test_psnr'],
+                 fit_seconds=summary['wall_seconds'] / summary['group_size'],
+                 jpeg_psnr_at_bpp=jpeg_psnr_at(row['bpp'], jpeg[image]))
+    networks += rows
+    print(f'{run_dir.name}: {summary["num_params"]} params, '
+          + ', '.join(f'{r["family"]} {r["bpp"]:.2f} bpp {r["psnr"]:.2f} dB'
+                      for r in rows), flush=True)
   result = {
       'preset': preset_name, 'settings': dataclasses.asdict(preset),
-      'machine': f'{platform.machine()}, {os.cpu_count()} CPU cores, JAX '
-                 f'{jax.__version__} on {jax.default_backend()}',
-      'minutes': (time.time() - start) / 60,
-      'networks': networks, 'jpeg': jpeg, 'png': png,
+      'machine': common.machine(), 'minutes': (time.time() - start) / 60,
+      'networks': networks, 'jpeg': sum(jpeg.values(), []), 'png': png,
   }
-  outputs.write_json(workdir / 'rate_distortion.json', result)
-  with outputs.atomic_open(workdir / 'rate_distortion.md') as f:
-    f.write(markdown_report(result))
+  common.write_report(workdir, 'rate_distortion', result,
+                      markdown_report(result))
   plot(workdir / 'rate_distortion.png', result)
   return result
 
@@ -357,22 +354,7 @@ def markdown_report(result) -> str:
   return '\n'.join(lines)
 
 
-def main(argv=None):
-  """The experiment's command line; errors print one line and exit 1."""
-  parser = argparse.ArgumentParser(prog='python -m experiments.rate_distortion',
-                                   description=__doc__.splitlines()[0])
-  parser.add_argument('--preset', default='cpu', choices=sorted(PRESETS))
-  parser.add_argument('--workdir', required=True)
-  args = parser.parse_args(argv)
-  try:
-    result = run(args.preset, args.workdir)
-  except CppnError as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(1)
-  print(f'{len(result["networks"])} stored networks in '
-        f'{result["minutes"]:.1f} minutes; wrote {args.workdir}/'
-        'rate_distortion.{json,md,png}')
-
+COMMAND = command.experiment(run)
 
 if __name__ == '__main__':
-  main()
+  cli.run(COMMAND)

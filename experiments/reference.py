@@ -1,11 +1,12 @@
-"""An independent plain-JAX re-implementation of the paper's 2D image protocol.
+r"""An independent plain-JAX re-implementation of the paper's 2D image protocol.
 
 This follows the training code of Tancik et al. 2020 ("Fourier Features Let
 Networks Learn High Frequency Functions in Low Dimensional Domains") the way
 the paper's notebooks wrote it: features precomputed once, a stax-style MLP
 held as a list of (W, b), and a Python loop that calls a jitted gradient and
 then a jitted Adam update on the full batch each step. It imports nothing from
-`cppn`, so it serves two purposes:
+`cppn` but the command-line convention (cppn.cli, cppn.errors), so it serves
+two purposes:
 
   * a correctness check of cppn's trainer: at configs/test.py's settings the
     two reach the same test PSNR within 0.5 dB from their own random draws,
@@ -25,12 +26,11 @@ Usage (prints one JSON line):
       --depth 4 --lr 1e-3 --steps 300 --seed 0
 """
 
-import argparse
 import json
 import os
-import sys
 import time
 
+from absl import flags
 import imageio.v3 as iio
 import jax
 import jax.numpy as jnp
@@ -38,6 +38,9 @@ import numpy as np
 import optax
 from PIL import Image
 import skimage.data
+
+from cppn import cli
+from cppn.errors import CppnError
 
 ENCODINGS = ('none', 'basic', 'positional', 'gaussian')
 
@@ -265,35 +268,48 @@ def load_image(name, resolution):
   return np.clip(np.stack(channels, -1), 0.0, 1.0)
 
 
-def main(argv):
-  """Command line: fits one image and prints the config and results as JSON.
+def define_flags(flag_values: flags.FlagValues):
+  """The settings of the fit (`fit`'s arguments, some by shorter names)."""
+  flags.DEFINE_string('image', 'astronaut', 'Image file or skimage.data name.',
+                      flag_values=flag_values)
+  flags.DEFINE_integer('resolution', 512, 'Side N in pixels.',
+                       flag_values=flag_values)
+  flags.DEFINE_enum('encoding', 'gaussian', ENCODINGS, 'The input encoding.',
+                    flag_values=flag_values)
+  flags.DEFINE_float('scale', 10.0, 'sigma (gaussian) or sigma_p (positional).',
+                     flag_values=flag_values)
+  flags.DEFINE_integer('num_features', 256, 'm, the number of frequencies.',
+                       flag_values=flag_values)
+  flags.DEFINE_integer('width', 256, 'Hidden width of the MLP.',
+                       flag_values=flag_values)
+  flags.DEFINE_integer('depth', 4, 'Dense layers of the MLP.',
+                       flag_values=flag_values)
+  flags.DEFINE_float('lr', 1e-3, 'Adam learning rate.',
+                     flag_values=flag_values)
+  flags.DEFINE_integer('steps', 2000, 'Full-batch Adam steps.',
+                       flag_values=flag_values)
+  flags.DEFINE_integer('seed', 0, 'Seeds the Gaussian frequencies and the '
+                       'MLP initialisation.', flag_values=flag_values)
 
-  Args:
-    argv: the arguments without the program name (sys.argv[1:]).
-  """
-  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-  parser.add_argument('--image', default='astronaut',
-                      help='image file or skimage.data name')
-  parser.add_argument('--resolution', type=int, default=512)
-  parser.add_argument('--encoding', default='gaussian', choices=ENCODINGS)
-  parser.add_argument('--scale', type=float, default=10.0,
-                      help='sigma (gaussian) or sigma_p (positional)')
-  parser.add_argument('--num_features', type=int, default=256,
-                      help='m, the number of frequencies')
-  parser.add_argument('--width', type=int, default=256)
-  parser.add_argument('--depth', type=int, default=4)
-  parser.add_argument('--lr', type=float, default=1e-3)
-  parser.add_argument('--steps', type=int, default=2000)
-  parser.add_argument('--seed', type=int, default=0)
-  args = parser.parse_args(argv)
-  image = load_image(args.image, args.resolution)
-  result = fit(image, encoding=args.encoding, scale=args.scale,
-               num_features=args.num_features, depth=args.depth,
-               width=args.width, learning_rate=args.lr, num_steps=args.steps,
-               seed=args.seed)
+
+def main(flag_values: flags.FlagValues):
+  """Fits one image and prints the settings and results as one JSON line."""
+  settings = {name: flag_values[name].value
+              for name in cli.flag_names(define_flags)}
+  try:
+    image = load_image(settings['image'], settings['resolution'])
+    result = fit(image, encoding=settings['encoding'], scale=settings['scale'],
+                 num_features=settings['num_features'],
+                 depth=settings['depth'], width=settings['width'],
+                 learning_rate=settings['lr'], num_steps=settings['steps'],
+                 seed=settings['seed'])
+  except ValueError as e:
+    raise CppnError(str(e)) from e
   del result['history']
-  print(json.dumps({**vars(args), 'backend': jax.default_backend(), **result}))
+  print(json.dumps({**settings, 'backend': jax.default_backend(), **result}))
 
+
+COMMAND = cli.Command(define_flags, main)
 
 if __name__ == '__main__':
-  main(sys.argv[1:])
+  cli.run(COMMAND)

@@ -6,9 +6,9 @@ paper split) on one photograph, sigma_g = 1 .. 64 at 512 px in octaves
 underfits (blurry reconstructions, low train and test PSNR); large sigma
 overfits (train PSNR keeps rising, test PSNR falls, the reconstruction
 between the training pixels turns to noise). All sigmas differ only in
-encoding.scale, so they train as one train.train_group.
+encoding.sigma, so they train as one train.train_group.
 
-  python -m experiments.scale --preset=cpu --workdir=runs/scale
+  python -m experiments.scale --preset=cpu --workdir=runs/scale [--noprogress]
 
 writes runs/sigma=S/ (one cppn run per sigma), scale.png (PSNR against
 sigma, log axis, over the reconstructions in a row), scale.md and
@@ -25,8 +25,10 @@ from typing import Any
 import matplotlib
 import numpy as np
 
+from cppn import cli
 from cppn import data
 from cppn import outputs
+from experiments import command
 from experiments import common
 
 matplotlib.use('Agg')
@@ -63,7 +65,7 @@ def fit_config(preset: Preset, sigma: float):
   return common.paper_config(
       preset.resolution, preset.num_steps, preset.num_evals,
       data__image=preset.image, encoding__name='gaussian',
-      encoding__scale=common.gaussian_scale_at(sigma, preset.resolution),
+      encoding__sigma=common.sigma_at(sigma, preset.resolution),
       encoding__num_features=preset.num_features, model__depth=preset.depth,
       model__width=preset.width)
 
@@ -77,7 +79,7 @@ def run(preset_name: str, workdir: pathlib.Path,
   results = common.train_all([fit_config(preset, s) for s in preset.sigmas],
                              runs, progress)
   points = [{'sigma': sigma,
-             'scale': common.gaussian_scale_at(sigma, preset.resolution),
+             'sigma_used': common.sigma_at(sigma, preset.resolution),
              'train_psnr': r.get('train_psnr'), 'test_psnr': r.get('test_psnr'),
              'error': r.get('error'), 'run_dir': str(path.relative_to(workdir))}
             for sigma, r, path in zip(preset.sigmas, results, runs)]
@@ -107,7 +109,7 @@ def markdown(result) -> str:
   for p in result['points']:
     values = ('failed: ' + p['error'], '') if p['error'] else (
         f'{p["train_psnr"]:.2f}', f'{p["test_psnr"]:.2f}')
-    lines.append(f'| {p["sigma"]:g} | {p["scale"]:g} | {values[0]} | '
+    lines.append(f'| {p["sigma"]:g} | {p["sigma_used"]:g} | {values[0]} | '
                  f'{values[1]} |')
   if result['best_sigma'] is not None:
     lines += ['', f'Best test PSNR at sigma = {result["best_sigma"]:g} '
@@ -145,11 +147,7 @@ def plot(path, workdir: pathlib.Path, result):
   outputs.save_figure(fig, path)
 
 
-def main(argv=None):
-  """python -m experiments.scale --preset=... --workdir=..."""
-  common.run_cli(argv, __doc__, lambda preset, workdir, progress, _: run(
-      preset, workdir, progress))
-
+COMMAND = command.experiment(run)
 
 if __name__ == '__main__':
-  main()
+  cli.run(COMMAND)

@@ -2,7 +2,8 @@ r"""The seed project's results table, and the same budgets spent on Gaussian fea
 
 The seed (a Keras script) fed linear-sin features sin(k p), k = 1 .. L_FACT-1
 on integer pixel indices, into its pyramid MLP and memorised one image
-(configs/seed.py: split 'memorize', Adam 1e-3, minibatches of 32 pixels).
+(configs/seed.py: split 'memorize', Adam 1e-3, minibatches of 32 pixels;
+encoding.num_freqs = L_FACT - 1).
 For L_FACT = 33 / 65 / 129 / 257 this table lists the parameters (exactly
 11,115 / 44,075 / 175,531 / 700,587), the model size at fp32 against the
 image's PNG size, the PSNR each reaches (over every pixel) and its training
@@ -11,7 +12,8 @@ sigmoid output) on m = width Gaussian Fourier features (sigma_g 10 at 512 px,
 scaled to N), its width chosen so that its parameter count is the closest to
 the budget (within 1%), trained with the same recipe.
 
-  python -m experiments.seed_table --preset=cpu --workdir=runs/seed_table
+  python -m experiments.seed_table --preset=cpu --workdir=runs/seed_table \
+      [--noprogress]
 
 writes runs/ (one cppn run per fit), gifs/ (each run's progress.gif, copied),
 seed_table.md, seed_table.json and seed_table.png (PSNR against parameters,
@@ -33,18 +35,20 @@ import matplotlib
 import ml_collections
 
 from configs import seed
+from cppn import cli
 from cppn import data
 from cppn import encodings
 from cppn import models
 from cppn import outputs
 from cppn.errors import CppnError
+from experiments import command
 from experiments import common
 
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 
-L_FACTS = (33, 65, 129, 257)  # the seed's L_FACT values (encoding.num_freqs)
-GAUSSIAN_SCALE = 10.0  # sigma_g at 512 px, scaled to the resolution
+L_FACTS = (33, 65, 129, 257)  # the seed's L_FACT (encoding.num_freqs + 1)
+GAUSSIAN_SIGMA = 10.0  # sigma_g at 512 px, scaled to the resolution
 GAUSSIAN_DEPTH = 4  # the paper's MLP depth
 MAX_WIDTH = 4096  # the width search's upper bound
 
@@ -69,23 +73,28 @@ PRESETS = {
 }
 
 
-def seed_config(preset: Preset, l_fact: int) -> ml_collections.ConfigDict:
-  """configs/seed.py with L_FACT = l_fact on the preset's image and schedule."""
+def seed_recipe(preset: Preset) -> ml_collections.ConfigDict:
+  """configs/seed.py on the preset's image and schedule."""
   config = seed.get_config()
   config.data.image = preset.image
   config.data.resolution = preset.resolution
-  config.encoding.num_freqs = l_fact
   config.train.num_steps = preset.num_steps
   config.train.eval_every_steps = max(1, preset.num_steps // preset.num_evals)
   return config
 
 
+def seed_config(preset: Preset, l_fact: int) -> ml_collections.ConfigDict:
+  """The seed at L_FACT = l_fact: encoding.num_freqs = l_fact - 1."""
+  config = seed_recipe(preset)
+  config.encoding.num_freqs = l_fact - 1
+  return config
+
+
 def gaussian_config(preset: Preset, width: int) -> ml_collections.ConfigDict:
   """The seed's recipe with the paper's MLP on m = width Gaussian features."""
-  config = seed_config(preset, L_FACTS[0])
+  config = seed_recipe(preset)
   config.encoding.name = 'gaussian'
-  config.encoding.scale = common.gaussian_scale_at(GAUSSIAN_SCALE,
-                                                   preset.resolution)
+  config.encoding.sigma = common.sigma_at(GAUSSIAN_SIGMA, preset.resolution)
   config.encoding.num_features = width
   config.model.name = 'mlp'
   config.model.depth = GAUSSIAN_DEPTH
@@ -96,15 +105,10 @@ def gaussian_config(preset: Preset, width: int) -> ml_collections.ConfigDict:
 def num_params(config: ml_collections.ConfigDict) -> int:
   """The parameter count of a config's model (shapes only, nothing computed)."""
 
-  def init():
-    encoding_params = encodings.init_encoding(config.encoding,
-                                              config.data.resolution)
-    features = encodings.encode(config.encoding.name, encoding_params,
-                                jnp.zeros((1, 2)))
-    return models.make_model(config.model).init(jax.random.PRNGKey(0),
-                                                features)
-
-  return models.count_params(jax.eval_shape(init)['params'])
+  features = jnp.zeros((1, encodings.width(config.encoding)))
+  shapes = jax.eval_shape(lambda: models.make_model(config.model).init(
+      jax.random.PRNGKey(0), features))
+  return models.count_params(shapes['params'])
 
 
 def matching_width(preset: Preset, budget: int) -> int:
@@ -141,7 +145,8 @@ def run(preset_name: str, workdir: pathlib.Path,
     config = seed_config(preset, l_fact)
     params = num_params(config)
     width = matching_width(preset, params)
-    rows.append({'l_fact': l_fact, 'num_features': 2 * (l_fact - 1),
+    rows.append({'l_fact': l_fact,
+                 'num_features': encodings.width(config.encoding),
                  'num_params': params, 'model_bytes': 4 * params,
                  'trained': l_fact in preset.trained_l_facts,
                  'gaussian_width': width,
@@ -165,8 +170,8 @@ def run(preset_name: str, workdir: pathlib.Path,
                       f'{name}.gif')
   result = {'preset': preset_name, 'settings': dataclasses.asdict(preset),
             'png_bytes': png_bytes,
-            'gaussian_scale': common.gaussian_scale_at(GAUSSIAN_SCALE,
-                                                       preset.resolution),
+            'gaussian_sigma': common.sigma_at(GAUSSIAN_SIGMA,
+                                              preset.resolution),
             'machine': common.machine(), 'minutes': (time.time() - start) / 60,
             'fit_minutes': common.fit_minutes(results),
             'rows': rows}
@@ -207,7 +212,7 @@ def markdown(result) -> str:
         f'{row["model_bytes"] / png:.2f}x | {_psnr(row, "seed")} | '
         f'width {row["gaussian_width"]} | {row["gaussian_params"]:,} '
         f'({gap:+.1%}) | {_psnr(row, "gaussian")} |')
-  lines += ['', f'Gaussian features: sigma {result["gaussian_scale"]:g} '
+  lines += ['', f'Gaussian features: sigma {result["gaussian_sigma"]:g} '
             f'(10 at 512 px), sigmoid output; same data, optimiser, batch '
             'and steps as the seed.']
   return '\n'.join(lines) + '\n'
@@ -236,11 +241,7 @@ def plot(path, result):
   outputs.save_figure(fig, path)
 
 
-def main(argv=None):
-  """python -m experiments.seed_table --preset=... --workdir=..."""
-  common.run_cli(argv, __doc__, lambda preset, workdir, progress, _: run(
-      preset, workdir, progress))
-
+COMMAND = command.experiment(run)
 
 if __name__ == '__main__':
-  main()
+  cli.run(COMMAND)

@@ -21,7 +21,6 @@ The default config is the 8-sigma sweep (64 px, paper split, 4 x 256 MLP,
 200 steps). Measure on a quiet machine.
 """
 
-import argparse
 import json
 import os
 import pathlib
@@ -30,10 +29,13 @@ import sys
 import tempfile
 import time
 
+from absl import flags
+
 from configs import default
+from cppn import cli
 from cppn import outputs
+from cppn import overrides
 from cppn import sweep
-from cppn import train
 from cppn.errors import CppnError
 
 BASE_CONFIG = 'configs/default.py'
@@ -52,17 +54,18 @@ def run_timed(command: list[str]) -> float:
 
 def override_flags(config) -> list[str]:
   """--config.FIELD=VALUE for every field where `config` differs from default."""
-  flatten = train.flatten
+  flatten = overrides.flatten
   base = flatten(default.get_config().to_dict())
   return [f'--config.{key}={value}'
           for key, value in flatten(config.to_dict()).items()
           if base[key] != value]
 
 
-def cli(config_path: str, workdir: pathlib.Path, *flags: str) -> list[str]:
+def main_command(config_path: str, workdir: pathlib.Path,
+                 *extra_flags: str) -> list[str]:
   """The cppn.main command line for a config, a workdir and extra flags."""
   return [sys.executable, '-m', 'cppn.main', f'--config={config_path}',
-          f'--workdir={workdir}', '--noprogress', *flags]
+          f'--workdir={workdir}', '--noprogress', *extra_flags]
 
 
 def timing_report(sweep_seconds: float, separate_seconds: list[float],
@@ -87,13 +90,13 @@ def measure(config_path: str, workdir: pathlib.Path) -> dict:
   members = sweep.plan(module.get_config(), module.get_sweep(),
                        workdir / 'sweep')
   load_before = os.getloadavg()[0]
-  sweep_command = cli(config_path, workdir / 'sweep')
+  sweep_command = main_command(config_path, workdir / 'sweep')
   sweep_seconds = run_timed(sweep_command)
   separate_seconds, differences = [], []
   for member in members:
     alone = workdir / 'separate' / member.name
     separate_seconds.append(run_timed(
-        cli(BASE_CONFIG, alone, *override_flags(member.config))))
+        main_command(BASE_CONFIG, alone, *override_flags(member.config))))
     if (outputs.read_json(alone / 'config.json')
         != outputs.read_json(member.workdir / 'config.json')):
       raise CppnError(f'{alone} resolved another config than its sweep '
@@ -110,27 +113,29 @@ def measure(config_path: str, workdir: pathlib.Path) -> dict:
   }
 
 
-def main():
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument('--config', default='configs/sweep_scale.py',
-                      help='a sweep config (defines get_sweep())')
-  parser.add_argument('--workdir', default=None,
-                      help='an empty or new folder (default: a new temporary '
-                      'one)')
-  args = parser.parse_args()
-  workdir = pathlib.Path(args.workdir or tempfile.mkdtemp(
+def define_flags(flag_values: flags.FlagValues):
+  """--config (the sweep) and --workdir."""
+  flags.DEFINE_string('config', 'configs/sweep_scale.py',
+                      'A sweep config (defines get_sweep()).',
+                      flag_values=flag_values)
+  flags.DEFINE_string('workdir', None, 'An empty or new folder (default: a new '
+                      'temporary one).', flag_values=flag_values)
+
+
+def main(flag_values: flags.FlagValues):
+  """Measures into a fresh workdir; prints and writes the report."""
+  workdir = pathlib.Path(flag_values.workdir or tempfile.mkdtemp(
       prefix='sweep_speed_'))
   if workdir.exists() and any(workdir.iterdir()):
-    sys.exit(f'error: --workdir {workdir} is not empty: the runs must start '
-             'fresh to be timed')
+    raise CppnError(f'--workdir {workdir} is not empty: the runs must start '
+                    'fresh to be timed')
   workdir.mkdir(parents=True, exist_ok=True)
-  try:
-    report = measure(args.config, workdir)
-  except CppnError as e:
-    sys.exit(f'error: {e}')
+  report = measure(flag_values.config, workdir)
   outputs.write_json(workdir / 'sweep_speed.json', report)
   print(json.dumps(report, sort_keys=True))
 
 
+COMMAND = cli.Command(define_flags, main)
+
 if __name__ == '__main__':
-  main()
+  cli.run(COMMAND)

@@ -14,11 +14,13 @@ and downsampled to N; text set: generated text images (text:0, text:1, ...)
 at 512 px, centre-cropped to N (downsampled, their letters would be too thin
 to interpolate; see cropped_text); with --natural_npz / --text_npz the
 paper's files (FILE.npz, images of 'test_data'). The fits of one encoding
-(both sets) differ only in data.image, encoding.scale and
-train.learning_rate, so they train as one train.train_group.
+(both sets) differ only in data.image, encoding.sigma (gaussian) or
+encoding.sigma_p (positional) and train.learning_rate, so they train as one
+train.train_group.
 
   python -m experiments.table1 --preset=cpu --workdir=runs/table1 \
-      [--matmul_precision=float32|tensorfloat32|bfloat16]
+      [--matmul_precision=float32|tensorfloat32|bfloat16] [--noprogress] \
+      [--natural_npz=data_div2k.npz --text_npz=data_2d_text.npz]
 
 writes runs/ (one cppn run per fit), table1.md (mean +- std of test PSNR
 over images next to the paper's numbers, per-image PSNRs, wall time),
@@ -40,10 +42,14 @@ from typing import Any
 import matplotlib
 import numpy as np
 
+from absl import flags
+
+from cppn import cli
 from cppn import data
 from cppn import models
 from cppn import outputs
 from cppn.errors import CppnError
+from experiments import command
 from experiments import common
 
 matplotlib.use('Agg')
@@ -63,8 +69,8 @@ PAPER_PSNR = {
 @dataclasses.dataclass(frozen=True)
 class DatasetSetting:
   """The paper's per-data-set hyperparameters, quoted at 512 px."""
-  gaussian_scale: float  # sigma_g
-  positional_scale: float  # sigma_p
+  sigma: float  # sigma_g of the gaussian encoding
+  sigma_p: float  # sigma_p of the positional encoding (log_linear)
   learning_rates: dict[str, float]  # Adam learning rate per encoding
 
 
@@ -107,23 +113,32 @@ PRESETS = {
 }
 
 
+def encoding_fields(preset: Preset, dataset: str,
+                    encoding: str) -> dict[str, Any]:
+  """The encoding fields (paper_config's keywords) the encoding reads, at
+  the paper's setting for the data set scaled to the preset's resolution."""
+  setting = SETTINGS[dataset]
+  if encoding == 'positional':
+    return dict(encoding__spacing='log_linear',
+                encoding__sigma_p=common.sigma_p_at(setting.sigma_p,
+                                                    preset.resolution),
+                encoding__num_features=preset.num_features)
+  if encoding == 'gaussian':
+    return dict(encoding__sigma=common.sigma_at(setting.sigma,
+                                                preset.resolution),
+                encoding__num_features=preset.num_features)
+  return {}  # none, basic: nothing to set
+
+
 def fit_config(preset: Preset, dataset: str, encoding: str, image: str,
                matmul_precision: str = 'float32'):
   """The config of one fit: the paper's setting for (dataset, encoding)."""
-  setting = SETTINGS[dataset]
-  scale = {
-      'positional': common.positional_scale_at(setting.positional_scale,
-                                               preset.resolution),
-      'gaussian': common.gaussian_scale_at(setting.gaussian_scale,
-                                           preset.resolution),
-  }.get(encoding, 1.0)
   return common.paper_config(
       preset.resolution, preset.num_steps, preset.num_evals, data__image=image,
-      encoding__name=encoding, encoding__scale=scale,
-      encoding__spacing='log_linear',
-      encoding__num_features=preset.num_features, model__depth=preset.depth,
-      model__width=preset.width, model__matmul_precision=matmul_precision,
-      train__learning_rate=setting.learning_rates[encoding])
+      encoding__name=encoding, **encoding_fields(preset, dataset, encoding),
+      model__depth=preset.depth, model__width=preset.width,
+      model__matmul_precision=matmul_precision,
+      train__learning_rate=SETTINGS[dataset].learning_rates[encoding])
 
 
 def image_sets(preset: Preset, natural_npz, text_npz) -> dict[str, list[str]]:
@@ -312,21 +327,18 @@ def plot_examples(path, workdir: pathlib.Path, result):
   outputs.save_figure(fig, path)
 
 
-def add_arguments(parser):
+def define_flags(flag_values: flags.FlagValues):
   """The paper's data files, when a user has them; the matmul arithmetic."""
-  parser.add_argument('--natural_npz', help='data_div2k.npz of the paper')
-  parser.add_argument('--text_npz', help='data_2d_text.npz of the paper')
-  parser.add_argument('--matmul_precision', default='float32',
-                      choices=models.MATMUL_PRECISIONS,
-                      help='model.matmul_precision of every fit')
+  flags.DEFINE_string('natural_npz', None, 'data_div2k.npz of the paper.',
+                      flag_values=flag_values)
+  flags.DEFINE_string('text_npz', None, 'data_2d_text.npz of the paper.',
+                      flag_values=flag_values)
+  flags.DEFINE_enum('matmul_precision', 'float32', models.MATMUL_PRECISIONS,
+                    'model.matmul_precision of every fit.',
+                    flag_values=flag_values)
 
 
-def main(argv=None):
-  """python -m experiments.table1 --preset=... --workdir=..."""
-  common.run_cli(argv, __doc__, lambda preset, workdir, progress, args: run(
-      preset, workdir, progress, args.natural_npz, args.text_npz,
-      args.matmul_precision), add_arguments)
-
+COMMAND = command.experiment(run, define_flags)
 
 if __name__ == '__main__':
-  main()
+  cli.run(COMMAND)

@@ -81,32 +81,32 @@ def ref_positional(config, v):
   if config.spacing == 'octave':
     freqs = np.array([2.0 ** k for k in range(config.num_freqs)])
   else:
-    freqs = 2.0 ** np.linspace(0, config.scale, config.num_features // 2) - 1
+    freqs = 2.0 ** np.linspace(0, config.sigma_p, config.num_features // 2) - 1
   return per_axis_sin_cos(v, freqs, TWO_PI)
 
 
 def ref_random(config, v):
-  """[sin 2 pi v.b_j, cos 2 pi v.b_j] for B = sigma * raw (sigma ** raw)."""
+  """[sin 2 pi v.b_j, cos 2 pi v.b_j] for B = sigma * raw (max_freq ** raw)."""
   raw = raw_sample(config.name, config.seed, (config.num_features, 2))
   if config.name == 'uniform_log':
-    b = config.scale ** raw
+    b = config.max_freq ** raw
   else:
-    b = config.scale * raw
+    b = config.sigma * raw
   phase = TWO_PI * (v[:, :1] * b[None, :, 0] + v[:, 1:] * b[None, :, 1])
   return np.concatenate([np.sin(phase), np.cos(phase)], axis=1)
 
 
 def ref_linear_sin(config, v):
-  """sin(k p), k = 1 .. L-1, on pixel indices p = v N: x block, y block."""
+  """sin(k p), k = 1 .. L, on pixel indices p = v N: x block, y block."""
   pixels = v * RESOLUTION
-  k = np.arange(1, config.num_freqs, dtype=np.float64)
+  k = np.arange(1, config.num_freqs + 1, dtype=np.float64)
   return np.concatenate([np.sin(pixels[:, :1] * k), np.sin(pixels[:, 1:] * k)],
                         axis=1)
 
 
 def ref_seed_gaussian(config, v):
   """sin, cos of b p, b = sqrt(variance) * N(0, 1) shared by both axes."""
-  b = np.sqrt(config.scale) * raw_sample('gaussian', config.seed,
+  b = np.sqrt(config.variance) * raw_sample('gaussian', config.seed,
                                          (config.num_features,))
   return per_axis_sin_cos(v * RESOLUTION, b, 1.0)
 
@@ -124,14 +124,14 @@ REFERENCES = {
 CASES = {
     'none': ({}, 1e-7),
     'basic': ({}, 1e-5),
-    'positional': ({'spacing': 'log_linear', 'scale': 6.0,
+    'positional': ({'spacing': 'log_linear', 'sigma_p': 6.0,
                     'num_features': M}, 1e-4),
-    'gaussian': ({'scale': 10.0, 'num_features': M}, 1e-4),
-    'uniform': ({'scale': 10.0, 'num_features': M}, 1e-4),
-    'uniform_log': ({'scale': 10.0, 'num_features': M}, 1e-4),
-    'laplacian': ({'scale': 10.0, 'num_features': M}, 2e-4),
-    'linear_sin': ({'num_freqs': 33}, 2e-4),
-    'seed_gaussian': ({'scale': 10.0, 'num_features': M}, 1e-4),
+    'gaussian': ({'sigma': 10.0, 'num_features': M}, 1e-4),
+    'uniform': ({'sigma': 10.0, 'num_features': M}, 1e-4),
+    'uniform_log': ({'max_freq': 10.0, 'num_features': M}, 1e-4),
+    'laplacian': ({'sigma': 10.0, 'num_features': M}, 2e-4),
+    'linear_sin': ({'num_freqs': 32}, 2e-4),
+    'seed_gaussian': ({'variance': 10.0, 'num_features': M}, 1e-4),
 }
 
 WIDTHS = [
@@ -144,8 +144,8 @@ WIDTHS = [
     ('uniform', {'num_features': M}, 2 * M),
     ('uniform_log', {'num_features': M}, 2 * M),
     ('laplacian', {'num_features': M}, 2 * M),
-    ('linear_sin', {'num_freqs': 33}, 64),
-    ('linear_sin', {'num_freqs': 2}, 2),
+    ('linear_sin', {'num_freqs': 32}, 64),
+    ('linear_sin', {'num_freqs': 1}, 2),
     ('seed_gaussian', {'num_features': M}, 4 * M),
 ]
 
@@ -195,19 +195,19 @@ def test_positional_octave_uses_powers_of_two(num_freqs):
   np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-4)
 
 
-@pytest.mark.parametrize('scale,num_features', [(6.0, M), (5.0, M)])
-def test_positional_log_linear_spacing(scale, num_features):
-  config = make_config('positional', spacing='log_linear', scale=scale,
+@pytest.mark.parametrize('sigma_p,num_features', [(6.0, M), (5.0, M)])
+def test_positional_log_linear_spacing(sigma_p, num_features):
+  config = make_config('positional', spacing='log_linear', sigma_p=sigma_p,
                        num_features=num_features)
   params = encodings.init_encoding(config, RESOLUTION)
   half = num_features // 2
-  freqs = 2.0 ** np.linspace(0, scale, half) - 1
+  freqs = 2.0 ** np.linspace(0, sigma_p, half) - 1
   b = np.asarray(params['b'], np.float64)
   np.testing.assert_allclose(b[:half, 0], freqs, rtol=1e-6)
   np.testing.assert_allclose(b[half:, 1], freqs, rtol=1e-6)
   np.testing.assert_array_equal(b[:half, 1], 0)
   np.testing.assert_array_equal(b[half:, 0], 0)
-  assert freqs[0] == 0 and freqs[-1] == 2.0 ** scale - 1
+  assert freqs[0] == 0 and freqs[-1] == 2.0 ** sigma_p - 1
   # The first frequency is 0: its sin columns are 0, its cos columns are 1.
   got = apply(config, sample_coords())
   assert got.shape[-1] == 2 * num_features
@@ -219,7 +219,8 @@ def test_positional_log_linear_spacing(scale, num_features):
 @pytest.mark.parametrize('name', RANDOM_SAMPLERS)
 @pytest.mark.parametrize('seed', [0, 3])
 def test_random_b_is_scaled_prng_draw(name, seed):
-  config = make_config(name, scale=7.0, num_features=M, seed=seed)
+  config = make_config(name, sigma=7.0, max_freq=7.0, num_features=M,
+                       seed=seed)
   raw = raw_sample(name, seed, (M, 2))
   expected = 7.0 ** raw if name == 'uniform_log' else 7.0 * raw
   params = encodings.init_encoding(config, RESOLUTION)
@@ -228,7 +229,7 @@ def test_random_b_is_scaled_prng_draw(name, seed):
 
 
 def test_linear_sin_on_integer_pixels():
-  config = make_config('linear_sin', num_freqs=9)
+  config = make_config('linear_sin', num_freqs=8)
   resolution = 16
   coords = data.coordinate_grid(resolution).reshape(-1, 2)
   rows, cols = np.indices((resolution, resolution))
@@ -242,7 +243,7 @@ def test_linear_sin_on_integer_pixels():
 
 def test_seed_gaussian_b_is_shared_with_variance_scale():
   m = M_LARGE
-  config = make_config('seed_gaussian', scale=10.0, num_features=m, seed=1)
+  config = make_config('seed_gaussian', variance=10.0, num_features=m, seed=1)
   params = encodings.init_encoding(config, RESOLUTION)
   k = np.asarray(params['k'], np.float64)
   assert k.shape == (2 * m, 2)
@@ -259,7 +260,9 @@ def test_seed_gaussian_b_is_shared_with_variance_scale():
 
 
 def sample_b(name, scale, num_features=M_LARGE):
-  config = make_config(name, scale=scale, num_features=num_features)
+  """B of `name` with its scale field (sigma, or max_freq) set to `scale`."""
+  config = make_config(name, sigma=scale, max_freq=scale,
+                       num_features=num_features)
   return np.asarray(encodings.init_encoding(config, RESOLUTION)['b'],
                     np.float64)
 
@@ -339,9 +342,12 @@ def test_seed_leaves_deterministic_encodings_alone():
     ('positional', {'spacing': 'octave', 'num_freqs': 0},
      r'num_freqs.*got 0'),
     ('linear_sin', {'num_freqs': 0}, r'num_freqs.*got 0'),
-    ('linear_sin', {'num_freqs': 1}, r'num_freqs.*got 1'),
-    ('gaussian', {'scale': 0.0}, r'scale.*got 0\.0'),
-    ('gaussian', {'scale': -2.0}, r'scale.*got -2\.0'),
+    ('gaussian', {'sigma': 0.0}, r'sigma.*got 0\.0'),
+    ('gaussian', {'sigma': -2.0}, r'sigma.*got -2\.0'),
+    ('laplacian', {'sigma': 0.0}, r'sigma.*got 0\.0'),
+    ('positional', {'sigma_p': 0.0}, r'sigma_p.*got 0\.0'),
+    ('uniform_log', {'max_freq': 1.0}, r'max_freq.*> 1.*got 1\.0'),
+    ('seed_gaussian', {'variance': -1.0}, r'variance.*got -1\.0'),
 ])
 def test_validate_rejects_bad_config(name, fields, pattern):
   config = make_config(name, **fields)
@@ -391,3 +397,61 @@ def test_encode_vmaps_over_stacked_params():
         batched[i], encodings.encode('gaussian', params, coords),
         rtol=1e-5, atol=1e-4)  # phases reach ~300 rad at sigma 10
   assert not np.allclose(batched[0], batched[1])
+
+
+# The table of what each encoding reads, how wide it is, how it is described.
+
+# A changed value for every field an encoding may read.
+OTHER_VALUES = {'sigma': 3.0, 'sigma_p': 4.0, 'max_freq': 3.0, 'variance': 3.0,
+                'num_features': 8, 'num_freqs': 3, 'seed': 7,
+                'spacing': 'octave'}
+KINDS = [('none', {}), ('basic', {}),
+         ('positional', {'spacing': 'octave'}),
+         ('positional', {'spacing': 'log_linear'}),
+         ('gaussian', {}), ('uniform', {}), ('laplacian', {}),
+         ('uniform_log', {}), ('linear_sin', {}), ('seed_gaussian', {})]
+
+
+def params_of(config):
+  return jax.tree_util.tree_map(
+      np.asarray, encodings.init_encoding(config, RESOLUTION))
+
+
+def same_params(a, b):
+  return (a.keys() == b.keys() and all(
+      a[k].shape == b[k].shape and np.array_equal(a[k], b[k]) for k in a))
+
+
+@pytest.mark.parametrize('name,fields', KINDS)
+def test_fields_outside_reads_change_nothing(name, fields):
+  config = make_config(name, **fields)
+  reads = encodings.reads(config)
+  base = params_of(config)
+  for field, value in OTHER_VALUES.items():
+    changed = make_config(name, **{**fields, field: value})
+    if field == 'spacing' and name == 'positional':
+      continue  # spacing picks the kind itself
+    if field in reads:
+      assert not same_params(base, params_of(changed)), field
+    else:
+      assert same_params(base, params_of(changed)), field
+
+
+@pytest.mark.parametrize('name,fields', KINDS)
+def test_width_and_describe_from_the_config(name, fields):
+  config = make_config(name, **fields, num_features=12, num_freqs=5)
+  params = encodings.init_encoding(config, RESOLUTION)
+  actual = encodings.encode(name, params, jnp.zeros((1, 2))).shape[-1]
+  assert encodings.width(config) == actual
+  described = encodings.describe(config)
+  assert described.startswith(name) and described.endswith(
+      f': {actual} features')
+
+
+def test_widths_by_hand():
+  width = lambda name, **f: encodings.width(make_config(name, **f))
+  assert width('positional', spacing='octave', num_freqs=6) == 24
+  assert width('positional', spacing='log_linear', num_features=256) == 512
+  assert width('linear_sin', num_freqs=32) == 64
+  assert width('seed_gaussian', num_features=10) == 40
+  assert width('none') == 2 and width('basic') == 4

@@ -1,8 +1,8 @@
 """Every paper-reproduction experiment on its tiny preset, plus their helpers.
 
-Each script runs once, in this process, through its command line; the tests
-check that its files exist and parse and that the numbers that must be exact
-are.
+Each script runs once, in this process, through its command line
+(cli.call(module.COMMAND, flags)); the tests check that its files exist and
+parse and that the numbers that must be exact are.
 """
 
 import json
@@ -13,11 +13,13 @@ import jax
 import numpy as np
 import pytest
 
+from cppn import cli
 from cppn import data
 from cppn import encodings
 from cppn import outputs
 from cppn.errors import CppnError
 from experiments import common
+from experiments import compare
 from experiments import embedding_size
 from experiments import ntk_1d
 from experiments import scale
@@ -27,8 +29,8 @@ from experiments import table1
 
 def run_tiny(module, workdir, *flags):
   """Runs `python -m experiments.<module> --preset=tiny`; returns its JSON."""
-  module.main(['--preset=tiny', f'--workdir={workdir}', '--noprogress',
-               *flags])
+  cli.call(module.COMMAND, ['--preset=tiny', f'--workdir={workdir}',
+                            '--noprogress', *flags])
   name = module.__name__.rsplit('.', 1)[-1]
   report = (workdir / f'{name}.md').read_text()
   assert report.startswith('# ') and '|---' in report
@@ -74,9 +76,9 @@ def test_table1(tmp_path, paper_npz):
     assert config['train']['learning_rate'] == setting.learning_rates[
         cell['encoding']]
     if cell['encoding'] == 'gaussian':
-      assert config['encoding']['scale'] == setting.gaussian_scale * 32 / 512
+      assert config['encoding']['sigma'] == setting.sigma * 32 / 512
     if cell['encoding'] == 'positional':  # sigma_p - log2(512 / 32)
-      assert config['encoding']['scale'] == setting.positional_scale - 4
+      assert config['encoding']['sigma_p'] == setting.sigma_p - 4
   report = (tmp_path / 'table1.md').read_text()
   assert 'bfloat16 matmuls' in report
   assert '| natural (paper) | 19.32 | 21.71 | 24.95 | 25.57 |' in report
@@ -91,7 +93,7 @@ def test_scale(tmp_path):
   sigmas = scale.PRESETS['tiny'].sigmas
   assert [p['sigma'] for p in result['points']] == list(sigmas)
   for point in result['points']:
-    assert point['scale'] == point['sigma'] * 32 / 512
+    assert point['sigma_used'] == point['sigma'] * 32 / 512
     assert math.isfinite(point['train_psnr']) and math.isfinite(
         point['test_psnr'])
     assert (tmp_path / point['run_dir'] / 'reconstruction.png').exists()
@@ -151,10 +153,75 @@ def test_ntk_1d(tmp_path):
 
 
 def test_scales_follow_the_resolution():
-  assert common.gaussian_scale_at(10, 128) == 2.5
-  assert common.positional_scale_at(6, 128) == 4
+  assert common.sigma_at(10, 128) == 2.5
+  assert common.sigma_p_at(6, 128) == 4
   with pytest.raises(CppnError, match='resolution'):
-    common.positional_scale_at(5, 16)
+    common.sigma_p_at(5, 16)
+
+
+def test_paper_config_sets_only_fields_the_encoding_reads():
+  config = common.paper_config(64, 10, encoding__name='positional',
+                               encoding__sigma_p=4.0)
+  assert config.encoding.sigma_p == 4.0 and config.train.eval_every_steps == 1
+  with pytest.raises(CppnError, match='encoding.sigma is not read by the '
+                     'encoding positional'):
+    common.paper_config(64, 10, encoding__name='positional',
+                        encoding__sigma=4.0)
+  with pytest.raises(CppnError, match='encoding.scale is no longer a field'):
+    common.paper_config(64, 10, encoding__scale=4.0)
+
+
+def test_every_table1_config_is_clean():
+  preset = table1.PRESETS['cpu']
+  for dataset in table1.DATASETS:
+    for encoding in table1.ENCODINGS:
+      config = table1.fit_config(preset, dataset, encoding, 'astronaut')
+      assert config.encoding.name == encoding
+
+
+def test_seed_table_counts_l_fact_as_num_freqs_plus_one():
+  config = seed_table.seed_config(seed_table.PRESETS['tiny'], 65)
+  assert config.encoding.num_freqs == 64
+  assert seed_table.num_params(config) == 44_075
+
+
+def cli_failure(command, argv, capsys):
+  """Runs a command that must fail: (exit code, its one stderr line)."""
+  with pytest.raises(SystemExit) as exit_info:
+    cli.call(command, argv)
+  lines = capsys.readouterr().err.strip().splitlines()
+  assert len(lines) == 1 and lines[0].startswith('error: '), lines
+  return exit_info.value.code, lines[0]
+
+
+def test_bad_flags_are_one_line_and_exit_2(tmp_path, capsys):
+  assert cli_failure(scale.COMMAND, ['--preset=huge', f'--workdir={tmp_path}'],
+                     capsys) == (2, 'error: bad command line: flag '
+                                 '--preset=huge: value should be one of '
+                                 '<cpu|paper|tiny>')
+  code, line = cli_failure(scale.COMMAND, ['--preset=tiny'], capsys)
+  assert code == 2 and '--workdir must have a value' in line
+  code, line = cli_failure(table1.COMMAND, [
+      f'--workdir={tmp_path}', '--matmul_precision=float16'], capsys)
+  assert code == 2 and 'float32|tensorfloat32|bfloat16' in line
+  assert cli_failure(scale.COMMAND, [f'--workdir={tmp_path}', 'extra'],
+                     capsys) == (2, 'error: bad command line: unexpected '
+                                 'arguments: extra')
+
+
+def test_bad_input_is_one_line_and_exit_1(tmp_path, capsys):
+  blocked = tmp_path / 'file'
+  blocked.write_text('')
+  code, line = cli_failure(ntk_1d.COMMAND, ['--preset=tiny',
+                                           f'--workdir={blocked / "sub"}'],
+                           capsys)
+  assert code == 1 and str(blocked) in line
+  code, line = cli_failure(compare.COMMAND, [f'--output={tmp_path / "c.png"}',
+                                             str(tmp_path)], capsys)
+  assert code == 1 and 'summary.json is missing' in line
+  code, line = cli_failure(compare.COMMAND, [f'--output={tmp_path / "c.png"}'],
+                           capsys)
+  assert code == 2 and 'RUN_DIR' in line
 
 
 def test_fit_minutes_counts_each_group_once():

@@ -14,6 +14,7 @@ import jax
 import numpy as np
 import pytest
 
+from cppn import cli
 from cppn import data
 from cppn import export
 from cppn import render
@@ -49,18 +50,18 @@ def exported(run, tmp_path_factory):
   files = {}
   for precision in ('fp32', 'fp16', 'bf16', 'int8'):
     path = folder / f'{precision}.cppn'
-    stdout = run_in_process(export.main, [
+    stdout = run_in_process(export.COMMAND, [
         f'--workdir={run[0]}', f'--precision={precision}',
         f'--output={path}'])
     files[precision] = (path, stdout)
   return files
 
 
-def run_in_process(main, argv):
-  """Runs a CLI main in this process; returns what it printed."""
+def run_in_process(command, argv):
+  """Runs a command line in this process (cli.call); returns what it printed."""
   buffer = io.StringIO()
   with contextlib.redirect_stdout(buffer):
-    main(argv)
+    cli.call(command, argv)
   return buffer.getvalue()
 
 
@@ -114,8 +115,8 @@ def test_fresh_process_int8_png_gives_the_reported_psnr(run, exported,
 def test_cli_render_gives_the_reported_psnr(exported, run, tmp_path,
                                             precision):
   path, stdout = exported[precision]
-  run_in_process(render.main, [f'--model={path}', '--resolution=32',
-                               f'--output={tmp_path / "r.npy"}'])
+  run_in_process(render.COMMAND, [f'--model={path}', '--resolution=32',
+                                  f'--output={tmp_path / "r.npy"}'])
   assert psnr64(np.load(tmp_path / 'r.npy'), run[2]) == pytest.approx(
       reported(stdout)[2], abs=1e-3)
 
@@ -174,11 +175,12 @@ def test_fp16_overflow_names_the_leaf(run, tmp_path):
   assert not (tmp_path / 'x.cppn').exists()
 
 
-def cli_error(main, argv, capsys):
-  """Runs a CLI main that must fail; returns its one stderr line."""
+def cli_error(command, argv, capsys, code=1):
+  """Runs a command line that must fail with exit `code`; returns its one
+  stderr line."""
   with pytest.raises(SystemExit) as exit_info:
-    main(argv)
-  assert exit_info.value.code == 1
+    cli.call(command, argv)
+  assert exit_info.value.code == code
   lines = capsys.readouterr().err.strip().splitlines()
   assert len(lines) == 1 and lines[0].startswith('error: ')
   return lines[0]
@@ -187,27 +189,38 @@ def cli_error(main, argv, capsys):
 def test_cli_errors_are_one_line_and_exit_1(tmp_path, exported, capsys):
   model = exported['int8'][0]
   assert 'holds no run: config.json is missing' in cli_error(
-      export.main, [f'--workdir={tmp_path}', f'--output={tmp_path / "m"}'],
+      export.COMMAND, [f'--workdir={tmp_path}', f'--output={tmp_path / "m"}'],
       capsys)
   not_a_model = tmp_path / 'not_a_model.cppn'
   not_a_model.write_bytes(b'PK\x03\x04 a zip file')
   assert 'is not a model file written by cppn.export' in cli_error(
-      render.main, [f'--model={not_a_model}', '--resolution=8',
-                    f'--output={tmp_path / "x.png"}'], capsys)
+      render.COMMAND, [f'--model={not_a_model}', '--resolution=8',
+                       f'--output={tmp_path / "x.png"}'], capsys)
   assert 'model file not found' in cli_error(
-      render.main, [f'--model={tmp_path / "missing"}', '--resolution=8',
-                    f'--output={tmp_path / "x.png"}'], capsys)
-  assert 'resolution must be an integer >= 1, got 0' in cli_error(
-      render.main, [f'--model={model}', '--resolution=0',
-                    f'--output={tmp_path / "x.png"}'], capsys)
+      render.COMMAND, [f'--model={tmp_path / "missing"}', '--resolution=8',
+                       f'--output={tmp_path / "x.png"}'], capsys)
   assert 'choose an output ending in .png or .npy' in cli_error(
-      render.main, [f'--model={model}', '--resolution=8',
-                    f'--output={tmp_path / "x.jpg"}'], capsys)
+      render.COMMAND, [f'--model={model}', '--resolution=8',
+                       f'--output={tmp_path / "x.jpg"}'], capsys)
   truncated = tmp_path / 'truncated.cppn'
   truncated.write_bytes(model.read_bytes()[:40])
   assert 'is truncated or corrupt' in cli_error(
-      render.main, [f'--model={truncated}', '--resolution=8',
-                    f'--output={tmp_path / "x.png"}'], capsys)
+      render.COMMAND, [f'--model={truncated}', '--resolution=8',
+                       f'--output={tmp_path / "x.png"}'], capsys)
+
+
+def test_bad_flags_are_one_line_and_exit_2(tmp_path, exported, capsys):
+  model = exported['int8'][0]
+  assert cli_error(
+      render.COMMAND, [f'--model={model}', '--resolution=0',
+                       f'--output={tmp_path / "x.png"}'], capsys, code=2
+  ) == ('error: bad command line: flag --resolution=0: 0 is not a positive '
+        'integer')
+  assert '--output must have a value' in cli_error(
+      export.COMMAND, [f'--workdir={tmp_path}'], capsys, code=2)
+  assert 'value should be one of <fp32|fp16|bf16|int8>' in cli_error(
+      export.COMMAND, [f'--workdir={tmp_path}', '--precision=fp8',
+                       f'--output={tmp_path / "m"}'], capsys, code=2)
 
 
 def test_file_header_is_json_and_names_every_array(exported):

@@ -96,6 +96,39 @@ def test_bad_input_is_one_error_line_and_nonzero_exit(tmp_path, override,
   assert not (tmp_path / 'run' / 'summary.json').exists()
 
 
+@pytest.mark.parametrize('overrides,message', [
+    (('--config.encoding.name=positional', '--config.encoding.num_freqs=6'),
+     'error: --config.encoding.num_freqs is not read by the encoding '
+     'positional (spacing log_linear), which reads encoding.name, '
+     'encoding.spacing, encoding.sigma_p, encoding.num_features'),
+    (('--config.model.name=pyramid', '--config.model.depth=3'),
+     'error: --config.model.depth is not read by the model pyramid'),
+    (('--config.encoding.scale=3',),
+     'error: bad command line: --config.encoding.scale: encoding.scale is no '
+     'longer a field; use encoding.sigma'),
+])
+def test_a_field_the_run_would_ignore_is_an_error(tmp_path, overrides,
+                                                  message):
+  result = run_cli(tmp_path / 'run', *overrides)
+  assert result.returncode != 0
+  lines = result.stderr.strip().splitlines()
+  assert lines[-1].startswith(message)
+  assert not (tmp_path / 'run').exists()
+
+
+def test_num_freqs_trains_octaves_when_spacing_reads_it(tmp_path):
+  result = run_cli(tmp_path, '--config.encoding.name=positional',
+                   '--config.encoding.spacing=octave',
+                   '--config.encoding.num_freqs=6',
+                   '--config.train.num_steps=20')
+  assert result.returncode == 0, result.stderr
+  with np.load(tmp_path / 'encoding.npz') as arrays:
+    b = arrays['b']
+  octaves = 2.0 ** np.arange(6)
+  np.testing.assert_array_equal(b[:6], np.stack([octaves, 0 * octaves], -1))
+  np.testing.assert_array_equal(b[6:], np.stack([0 * octaves, octaves], -1))
+
+
 def test_sigint_saves_a_checkpoint_and_exits_130(tmp_path):
   workdir = tmp_path / 'run'
   overrides = ('--config.train.num_steps=2000000',

@@ -76,8 +76,7 @@ def explicit_ntk(fn, params, x1, x2):
 def test_empirical_ntk_equals_explicit_jacobian_product():
   model = models.MLP(depth=3, width=16)
   config = ml_collections.ConfigDict(dict(
-      name='gaussian', scale=3.0, num_features=4, num_freqs=1,
-      spacing='log_linear', seed=0))
+      name='gaussian', sigma=3.0, num_features=4, seed=0))
   encoding_params = encodings.init_encoding(config, 32)
   params = model.init(jax.random.PRNGKey(0), jnp.zeros((1, 8)))['params']
   fn = ntk.model_fn(model, 'gaussian', encoding_params)

@@ -8,6 +8,7 @@ import numpy as np
 from PIL import Image
 import pytest
 
+from cppn import cli
 from cppn import data
 from cppn import export
 from experiments import rate_distortion
@@ -19,7 +20,8 @@ PRESET = rate_distortion.PRESETS['tiny']
 def result(tmp_path_factory):
   """The tiny preset run through its command line: (workdir, JSON result)."""
   workdir = tmp_path_factory.mktemp('rd')
-  rate_distortion.main(['--preset=tiny', f'--workdir={workdir}'])
+  cli.call(rate_distortion.COMMAND, ['--preset=tiny', f'--workdir={workdir}',
+                                     '--noprogress'])
   return workdir, json.loads((workdir / 'rate_distortion.json').read_text())
 
 

@@ -253,7 +253,7 @@ def submitted_job_ids(workdir):
 
 
 # Two groups: two members of 8 features (one diverges), one of 16 features.
-MEMBERS = [{'encoding.num_features': 8, 'encoding.scale': 1.0},
+MEMBERS = [{'encoding.num_features': 8, 'encoding.sigma': 1.0},
            {'encoding.num_features': 8, 'train.learning_rate': 1e38},
            {'encoding.num_features': 16}]
 
@@ -297,7 +297,7 @@ def test_rerun_submits_only_groups_with_unfinished_members(slurm_sweep):
   assert first.returncode == 0, first.stderr
   before = submitted_job_ids(workdir)
   summaries = [workdir / name / 'summary.json'
-               for name in ('num_features=8,scale=1.0', 'num_features=16')]
+               for name in ('num_features=8,sigma=1.0', 'num_features=16')]
   mtimes = [path.stat().st_mtime_ns for path in summaries]
   result = run_cli(config_path, workdir)
   assert result.returncode == 0, result.stderr

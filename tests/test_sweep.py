@@ -17,6 +17,8 @@ import textwrap
 
 import pytest
 
+from cppn import group
+from cppn import overrides
 from cppn import sweep
 from cppn import train
 from cppn.errors import CppnError
@@ -74,48 +76,71 @@ def test_product_and_zip_build_member_overrides():
 
 def test_member_names_are_short_sanitized_and_unique():
   assert sweep.member_names([
-      {'encoding.scale': 4}, {'encoding.scale': 4},
+      {'encoding.sigma': 4}, {'encoding.sigma': 4},
       {'seed': 1, 'encoding.seed': 2}, {}, {'data.image': 'a/b c.png'},
-  ]) == ['scale=4', 'scale=4-2', 'seed=1,encoding.seed=2', 'base',
+  ]) == ['sigma=4', 'sigma=4-2', 'seed=1,encoding.seed=2', 'base',
          'image=a_b_c.png']
 
 
 def test_overrides_copy_the_config_and_reject_unknown_fields():
   base = configs.test.get_config()
   base.lock()
-  member = sweep.apply_overrides(base, {'encoding.scale': 4, 'seed': 3})
-  assert (member.encoding.scale, member.seed) == (4.0, 3)
-  assert (base.encoding.scale, base.seed) == (2.0, 0)
-  with pytest.raises(CppnError, match='no field encoding.scal$'):
-    sweep.apply_overrides(base, {'encoding.scal': 4})
+  member = overrides.apply_overrides(base, {'encoding.sigma': 4, 'seed': 3})
+  assert (member.encoding.sigma, member.seed) == (4.0, 3)
+  assert (base.encoding.sigma, base.seed) == (2.0, 0)
+  with pytest.raises(CppnError, match='no field encoding.sigm$'):
+    overrides.apply_overrides(base, {'encoding.sigm': 4})
   with pytest.raises(CppnError, match='train.num_steps=2.5'):
-    sweep.apply_overrides(base, {'train.num_steps': 2.5})
+    overrides.apply_overrides(base, {'train.num_steps': 2.5})
+
+
+@pytest.mark.parametrize('member,pattern', [
+    ({'encoding.num_freqs': 6}, 'sweep member num_freqs=6: encoding.num_freqs '
+     'is not read by the encoding gaussian'),
+    ({'encoding.scale': 6}, 'encoding.scale is no longer a field; use '
+     'encoding.sigma'),
+    ({'model.name': 'pyramid', 'model.width': 8},
+     'model.width is not read by the model pyramid'),
+])
+def test_a_member_setting_a_field_it_does_not_read_is_refused(tmp_path, member,
+                                                             pattern):
+  with pytest.raises(CppnError, match=pattern):
+    sweep.plan(configs.test.get_config(), [{'encoding.sigma': 1}, member],
+               tmp_path)
+
+
+def test_a_command_line_field_must_be_read_by_some_member(tmp_path):
+  members = [{'encoding.name': 'gaussian'}, {'encoding.name': 'positional'}]
+  config = configs.test.get_config()
+  sweep.plan(config, members, tmp_path, ['encoding.sigma'])  # gaussian reads it
+  with pytest.raises(CppnError, match='--config.encoding.num_freqs is not read'):
+    sweep.plan(config, members, tmp_path, ['encoding.num_freqs'])
 
 
 def test_load_sweep(tmp_path):
   assert sweep.load_sweep(REPO / 'configs' / 'test.py') is None
-  path = write_sweep_config(tmp_path, '[{"encoding.scale": 1}]')
-  assert sweep.load_sweep(path) == [{'encoding.scale': 1}]
-  path = write_sweep_config(tmp_path, '{"encoding.scale": 1}')
+  path = write_sweep_config(tmp_path, '[{"encoding.sigma": 1}]')
+  assert sweep.load_sweep(path) == [{'encoding.sigma': 1}]
+  path = write_sweep_config(tmp_path, '{"encoding.sigma": 1}')
   with pytest.raises(CppnError, match='must return a non-empty list'):
     sweep.load_sweep(path)
 
 
 def test_members_group_by_shape(tmp_path):
   members = sweep.plan(configs.test.get_config(), [
-      {'encoding.scale': 1}, {'encoding.num_features': 8},
+      {'encoding.sigma': 1}, {'encoding.num_features': 8},
       {'train.learning_rate': 1e-3, 'seed': 2},
       {'encoding.num_features': 8, 'encoding.seed': 1}], tmp_path)
-  assert sweep.group_by_shape(members) == [[0, 2], [1, 3]]
+  assert group.group_indices([m.config for m in members]) == [[0, 2], [1, 3]]
   assert members[1].workdir == tmp_path.absolute() / 'num_features=8'
 
 
 @pytest.fixture(scope='module')
 def scale_sweep(tmp_path_factory):
-  """A finished 3-member sweep over encoding.scale: (config path, workdir)."""
+  """A finished 3-member sweep over encoding.sigma: (config path, workdir)."""
   directory = tmp_path_factory.mktemp('scale_sweep')
   config_path = write_sweep_config(
-      directory, f'[{{"encoding.scale": s}} for s in {SCALES}]')
+      directory, f'[{{"encoding.sigma": s}} for s in {SCALES}]')
   result = run_sweep_cli(config_path, directory / 'run',
                          f'--config.train.learning_rate={LEARNING_RATE}')
   assert result.returncode == 0, result.stderr
@@ -126,8 +151,8 @@ def scale_sweep(tmp_path_factory):
 def test_results_match_members_and_figures_exist(scale_sweep):
   _, workdir = scale_sweep
   rows = read_results(workdir)
-  assert [row['name'] for row in rows] == [f'scale={s}' for s in SCALES]
-  assert [float(row['encoding.scale']) for row in rows] == list(SCALES)
+  assert [row['name'] for row in rows] == [f'sigma={s}' for s in SCALES]
+  assert [float(row['encoding.sigma']) for row in rows] == list(SCALES)
   for row in rows:
     assert row['status'] == 'finished' and row['error'] == ''
     assert int(row['num_params']) == 1155
@@ -136,21 +161,21 @@ def test_results_match_members_and_figures_exist(scale_sweep):
     assert float(row['test_psnr']) == pytest.approx(summary['test_psnr'])
     assert float(row['train_psnr']) == pytest.approx(summary['train_psnr'])
     config = json.loads((workdir / row['name'] / 'config.json').read_text())
-    assert config['encoding']['scale'] == float(row['encoding.scale'])
+    assert config['encoding']['sigma'] == float(row['encoding.sigma'])
     assert config['train']['learning_rate'] == LEARNING_RATE  # command line
   listed = json.loads((workdir / 'sweep.json').read_text())['members']
   assert [(m['name'], m['overrides']) for m in listed] == [
-      (f'scale={s}', {'encoding.scale': s}) for s in SCALES]
-  for name in ('comparison.png', 'curves.png', 'psnr_vs_scale.png'):
+      (f'sigma={s}', {'encoding.sigma': s}) for s in SCALES]
+  for name in ('comparison.png', 'curves.png', 'psnr_vs_sigma.png'):
     assert (workdir / name).stat().st_size > 1000, name
 
 
 def test_a_member_trained_in_its_group_equals_it_trained_alone(scale_sweep,
                                                                tmp_path):
   _, workdir = scale_sweep
-  grouped = {row['name']: row for row in read_results(workdir)}['scale=2']
+  grouped = {row['name']: row for row in read_results(workdir)}['sigma=2']
   config = configs.test.get_config()
-  config.encoding.scale = 2.0
+  config.encoding.sigma = 2.0
   config.train.learning_rate = LEARNING_RATE
   alone = train.train_and_evaluate(config, tmp_path, progress=False)
   assert float(grouped['test_psnr']) == pytest.approx(alone['test_psnr'],
@@ -166,7 +191,7 @@ def test_four_devices_give_the_results_of_one(scale_sweep, tmp_path):
       f'--config.train.learning_rate={LEARNING_RATE}',
       env={'XLA_FLAGS': '--xla_force_host_platform_device_count=4'})
   assert result.returncode == 0, result.stderr
-  summary = json.loads((tmp_path / 'run' / 'scale=1' / 'summary.json'
+  summary = json.loads((tmp_path / 'run' / 'sigma=1' / 'summary.json'
                         ).read_text())
   assert summary['group_size'] == 3  # padded to 4 inside the engine
   for one, four in zip(read_results(workdir), read_results(tmp_path / 'run')):
@@ -178,12 +203,12 @@ def test_four_devices_give_the_results_of_one(scale_sweep, tmp_path):
 def test_rerun_trains_only_new_or_unfinished_members_and_reports_failure(
     scale_sweep):
   config_path, workdir = scale_sweep
-  # Rerun with scale=2's summary gone and a fourth member whose learning rate
+  # Rerun with sigma=2's summary gone and a fourth member whose learning rate
   # (over the command line's) diverges: only those two train.
-  (workdir / 'scale=2' / 'summary.json').unlink()
-  before = {s: (workdir / f'scale={s}' / 'summary.json').stat().st_mtime_ns
+  (workdir / 'sigma=2' / 'summary.json').unlink()
+  before = {s: (workdir / f'sigma={s}' / 'summary.json').stat().st_mtime_ns
             for s in (1, 4)}
-  members = f'[{{"encoding.scale": s}} for s in {SCALES}]'
+  members = f'[{{"encoding.sigma": s}} for s in {SCALES}]'
   write_sweep_config(config_path.parent,
                      members + ' + [{"train.learning_rate": 1e38}]')
   result = run_sweep_cli(config_path, workdir,
@@ -191,9 +216,9 @@ def test_rerun_trains_only_new_or_unfinished_members_and_reports_failure(
   write_sweep_config(config_path.parent, members)
   assert result.returncode == 0, result.stderr
   assert '1 of 4 sweep members failed' in result.stdout
-  assert (workdir / 'scale=2' / 'summary.json').exists()
+  assert (workdir / 'sigma=2' / 'summary.json').exists()
   assert before == {
-      s: (workdir / f'scale={s}' / 'summary.json').stat().st_mtime_ns
+      s: (workdir / f'sigma={s}' / 'summary.json').stat().st_mtime_ns
       for s in (1, 4)}
   rows = read_results(workdir)
   assert [row['status'] for row in rows] == ['finished'] * 3 + ['failed']
@@ -268,4 +293,4 @@ def test_bundled_sweeps_plan_their_members(tmp_path, name, num_members,
   members = sweep.plan(module.get_config(), module.get_sweep(), tmp_path)
   assert len(members) == num_members
   assert len({m.name for m in members}) == num_members  # one folder each
-  assert len(sweep.group_by_shape(members)) == num_groups
+  assert len(group.group_indices([m.config for m in members])) == num_groups
