@@ -11,8 +11,8 @@ Measured: test PSNR peaks at sigma = 1 (18.9 dB; the paper's sigma = 10 at
 512 px scaled to 64 px is 1.25), stays near 18 dB up to sigma = 4 and
 collapses past 8 (~9 dB at 16-64), while train PSNR climbs to ~48 dB: too
 high a sigma fits the training pixels with noise in between
-(psnr_vs_sigma.png, comparison.png). About 30 s on 2 quiet CPU cores, 2.7x
-faster than 8 separate runs (experiments/sweep_speed.py).
+(psnr_vs_sigma.png, comparison.png). About 22 s on 2 quiet CPU cores, 3.15x
+faster than 8 separate runs (experiments/sweep_speed.py, docs/sweeps.md).
 """
 
 from configs import default

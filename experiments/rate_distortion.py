@@ -24,7 +24,7 @@ writes into the workdir: runs/ (one cppn run per fit; a rerun resumes and
 skips finished fits), models/ (the exported files), rate_distortion.json,
 rate_distortion.md and rate_distortion.png. Presets: `tiny` (seconds, for
 tests), `cpu` (96 px, widths 16-64, depths 2-3: minutes on 2 cores; see the
-README for the measured time), `paper` (256 px, widths 32-256, for a GPU).
+docs/codec.md for the measured time), `paper` (256 px, widths 32-256, for a GPU).
 """
 
 import dataclasses

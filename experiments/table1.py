@@ -29,7 +29,7 @@ and table1_examples.png (one image per set and its four reconstructions).
 Expect the paper's ranking none < basic < positional < gaussian on both sets;
 the absolute values differ (other images, lower resolution, fewer steps).
 Presets: tiny (32 px, seconds), cpu (128 px, 4 + 4 images, 400 steps; its
-time and numbers are in the README's Table 1 section), paper (512 px, 2000 steps,
+time and numbers are in docs/reproducing.md), paper (512 px, 2000 steps,
 the 9 bundled photographs of at least 512 px and 16 text images, or 16 + 16
 from the npz files; for a GPU).
 """

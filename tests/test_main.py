@@ -120,7 +120,8 @@ def test_num_freqs_trains_octaves_when_spacing_reads_it(tmp_path):
   result = run_cli(tmp_path, '--config.encoding.name=positional',
                    '--config.encoding.spacing=octave',
                    '--config.encoding.num_freqs=6',
-                   '--config.train.num_steps=20')
+                   '--config.train.num_steps=1',
+                   '--config.train.eval_every_steps=1')
   assert result.returncode == 0, result.stderr
   with np.load(tmp_path / 'encoding.npz') as arrays:
     b = arrays['b']
@@ -154,7 +155,7 @@ def test_sigkill_mid_training_then_rerun_matches_an_uninterrupted_run(
   overrides = ('--config.data.resolution=64', '--config.model.depth=4',
                '--config.model.width=256', '--config.encoding.num_features=256',
                '--config.train.learning_rate=1e-3',
-               '--config.train.num_steps=600',
+               '--config.train.num_steps=300',
                '--config.train.eval_every_steps=50')
   uninterrupted = run_cli(tmp_path / 'whole', *overrides)
   assert uninterrupted.returncode == 0, uninterrupted.stderr
@@ -177,7 +178,7 @@ def test_sigkill_mid_training_then_rerun_matches_an_uninterrupted_run(
   assert summary['test_psnr'] == pytest.approx(whole['test_psnr'], abs=1e-3)
   steps = [json.loads(line)['step'] for line in
            (workdir / 'metrics.jsonl').read_text().splitlines()]
-  assert steps == list(range(0, 601, 50))
+  assert steps == list(range(0, 301, 50))
 
 
 def test_a_metrics_line_cut_short_by_a_crash_is_dropped(tmp_path):

@@ -95,11 +95,6 @@ def test_load_image_is_a_square_float_image():
 # docstring, the same test PSNR within 0.5 dB.
 
 
-def gaussian_sigma(encoding):
-  """The Gaussian encoding's sigma (encoding.scale before its rename)."""
-  return encoding.sigma if 'sigma' in encoding else encoding.scale
-
-
 @pytest.fixture(scope='module')
 def cppn_run(tmp_path_factory):
   """cppn's fit of configs/test.py through train.train_and_evaluate.
@@ -133,7 +128,7 @@ def reference_fit(run, **kwargs):
   config = run['config']
   return reference.fit(
       run['image'], encoding='gaussian',
-      scale=gaussian_sigma(config.encoding),
+      scale=config.encoding.sigma,
       num_features=config.encoding.num_features, depth=config.model.depth,
       width=config.model.width, learning_rate=config.train.learning_rate,
       num_steps=config.train.num_steps, **kwargs)
