@@ -97,10 +97,11 @@ def parse_flags(argv):
   """absl's flag parsing (cli.parse_flags), with a config override of a
   field that is not there, or no longer, as one error line too."""
   for arg in argv:
-    field = arg.split('=')[0][len('--config.'):]
-    if arg.startswith('--config.') and overrides.renamed_message(field):
-      cli.bad_command_line(f'{arg.split("=")[0]}: '
-                           f'{overrides.renamed_message(field)}')
+    flag = arg.split('=')[0]
+    if flag.startswith('--config.'):
+      renamed = overrides.renamed_message(flag[len('--config.'):])
+      if renamed:
+        cli.bad_command_line(f'{flag}: {renamed}')
   try:
     return cli.parse_flags(argv)
   except (AttributeError, KeyError) as e:  # a config field that is not there

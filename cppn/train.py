@@ -80,6 +80,16 @@ def training_batch(config: ml_collections.ConfigDict, dataset: data.Dataset,
                              chunk_size)
 
 
+def target_and_dataset(config: ml_collections.ConfigDict,
+                       image: np.ndarray | None = None
+                       ) -> tuple[np.ndarray, data.Dataset]:
+  """The target, (N, N, 3) in [0, 1] (data.image at data.resolution unless
+  given), and its train/test split (data.split)."""
+  if image is None:
+    image = data.load_target(config.data.image, config.data.resolution)
+  return image, data.make_dataset(image, config.data.split)
+
+
 def encoded_on_the_fly(config: ml_collections.ConfigDict,
                        batch: steps.Batch) -> str | None:
   """The encoding name the steps must apply per chunk, or None when the
@@ -109,13 +119,17 @@ class Fit:
         encoding_name=encoded_on_the_fly(self.config, self.batch))
     return np.asarray(step_metrics['loss'])
 
+  @functools.cached_property
+  def _predict_fn(self):
+    """steps.make_predict_fn for this fit, built (and compiled) once."""
+    return steps.make_predict_fn(self.state.apply_fn,
+                                 self.config.encoding.name,
+                                 self.config.train.chunk_size)
+
   def predict(self, coords) -> np.ndarray:
     """Colours (P, 3) in [0, 1] of the current network at coords (P, 2)."""
-    predict = steps.make_predict_fn(self.state.apply_fn,
-                                    self.config.encoding.name,
-                                    self.config.train.chunk_size)
-    return np.asarray(predict(self.state.params, self.encoding_params,
-                              jnp.asarray(coords, jnp.float32)))
+    return np.asarray(self._predict_fn(self.state.params, self.encoding_params,
+                                       jnp.asarray(coords, jnp.float32)))
 
 
 def build_fit(config: ml_collections.ConfigDict,
@@ -131,9 +145,7 @@ def build_fit(config: ml_collections.ConfigDict,
     CppnError: a bad config field or image.
   """
   validate_config(config)
-  if image is None:
-    image = data.load_target(config.data.image, config.data.resolution)
-  dataset = data.make_dataset(image, config.data.split)
+  image, dataset = target_and_dataset(config, image)
   encoding_params = encodings.init_encoding(config.encoding, image.shape[0])
   return Fit(config, dataset, encoding_params,
              initial_state(config, models.make_model(config.model)),
@@ -166,8 +178,7 @@ def setup_member(config: ml_collections.ConfigDict,
     The existing summary if the member already finished, else a Member.
   """
   validate_config(config)
-  image = data.load_target(config.data.image, config.data.resolution)
-  dataset = data.make_dataset(image, config.data.split)
+  image, dataset = target_and_dataset(config)
   workdir = outputs.prepare_workdir(workdir, config)
   summary = outputs.read_json(workdir / 'summary.json')
   if summary is not None:
@@ -278,8 +289,8 @@ class CompiledSteps:
 
   def __init__(self, config: ml_collections.ConfigDict, arrays: GroupArrays):
     self.static = dict(batch_size=config.train.batch_size,
-                       encoding_name=encoded_on_the_fly(
-                           config, group.unstack(arrays.batches, 0)))
+                       encoding_name=encoded_on_the_fly(config,
+                                                        arrays.batches))
     self.compiled = {}
     self.compile_seconds = 0.0
     self.train_seconds = 0.0
