@@ -26,8 +26,12 @@ def get_config():
   # A file path (PNG, JPEG, TIFF, ...), a bundled photograph (astronaut,
   # chelsea, coffee, rocket, hubble_deep_field, immunohistochemistry, retina,
   # motorcycle, camera, brick, grass, gravel, moon), 'text:SEED' for a
-  # generated text image, or 'FILE.npz[:KEY]:INDEX' for the paper's data.
+  # generated 512-px text image, or the paper's data: 'FILE.npz[:KEY]:INDEX'
+  # or 'DIR:INDEX' (the INDEX-th image file of a folder, sorted by name).
   config.data.image = 'astronaut'
+  # Side in pixels of the centre crop taken from the image before resizing
+  # (0: the largest centred square); at least data.resolution.
+  config.data.crop = 0
   config.data.resolution = 512  # side in pixels after centre crop and resize
   # 'paper': train on pixels [::2, ::2], test on [1::2, 1::2];
   # 'memorize': train and test on all pixels (the seed project's task).

@@ -256,7 +256,7 @@ def main(flag_values: flags.FlagValues):
   config = ml_collections.ConfigDict(
       outputs.read_json(pathlib.Path(workdir) / 'config.json'))
   resolution = config.data.resolution
-  target = data.load_target(config.data.image, resolution)
+  target = data.load_target(config.data.image, resolution, config.data.crop)
   rendered = render(load_exported(output), resolution,
                     config.train.chunk_size or DEFAULT_CHUNK_SIZE)
   print(f'wrote {output} ({flag_values.precision}, step {report["step"]})')

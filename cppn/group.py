@@ -24,9 +24,9 @@ from cppn import overrides
 
 # Config fields whose values may differ between members trained together;
 # every other field fixes the shapes or the code of the compiled program.
-VALUE_FIELDS = ('seed', 'data.image', 'encoding.sigma', 'encoding.sigma_p',
-                'encoding.max_freq', 'encoding.variance', 'encoding.seed',
-                'train.learning_rate')
+VALUE_FIELDS = ('seed', 'data.image', 'data.crop', 'encoding.sigma',
+                'encoding.sigma_p', 'encoding.max_freq', 'encoding.variance',
+                'encoding.seed', 'train.learning_rate')
 
 
 def shape_signature(config: ml_collections.ConfigDict) -> str:

@@ -83,10 +83,12 @@ def training_batch(config: ml_collections.ConfigDict, dataset: data.Dataset,
 def target_and_dataset(config: ml_collections.ConfigDict,
                        image: np.ndarray | None = None
                        ) -> tuple[np.ndarray, data.Dataset]:
-  """The target, (N, N, 3) in [0, 1] (data.image at data.resolution unless
-  given), and its train/test split (data.split)."""
+  """The target, (N, N, 3) in [0, 1] (data.image's centre crop data.crop
+  resized to data.resolution, unless given), and its train/test split
+  (data.split)."""
   if image is None:
-    image = data.load_target(config.data.image, config.data.resolution)
+    image = data.load_target(config.data.image, config.data.resolution,
+                             config.data.crop)
   return image, data.make_dataset(image, config.data.split)
 
 

@@ -9,29 +9,36 @@ ReLU MLP, m = 256, sigmoid output), paper split (train [::2, ::2], test
   text     sigma_g 14, sigma_p 5, lr 1e-3 for all
 
 quoted at 512 px and scaled to the preset's resolution N (sigma_g * N / 512,
-sigma_p - log2(512 / N)). Natural set: bundled photographs, centre-cropped
-and downsampled to N; text set: generated text images (text:0, text:1, ...)
-at 512 px, centre-cropped to N (downsampled, their letters would be too thin
-to interpolate; see cropped_text); with --natural_npz / --text_npz the
-paper's files (FILE.npz, images of 'test_data'). The fits of one encoding
-(both sets) differ only in data.image, encoding.sigma (gaussian) or
+sigma_p - log2(512 / N)). Natural set: bundled photographs, their largest
+centred square downsampled to N; text set: generated 512-px text images
+(text:0, text:1, ...), centre-cropped to N (data.crop = N: a crop keeps the
+letters' size in pixels, which sigma_g * N / 512 assumes; downsampled, their
+strokes would be too thin to interpolate). The paper's own images replace
+either set: --natural_npz / --text_npz (FILE.npz, images of 'test_data') or
+--natural_dir / --text_dir (a folder of image files, sorted by name; the
+form they circulate in), read the same way. The fits of one encoding (both
+sets) differ only in data.image, data.crop, encoding.sigma (gaussian) or
 encoding.sigma_p (positional) and train.learning_rate, so they train as one
 train.train_group.
 
   python -m experiments.table1 --preset=cpu --workdir=runs/table1 \
       [--matmul_precision=float32|tensorfloat32|bfloat16] [--noprogress] \
-      [--natural_npz=data_div2k.npz --text_npz=data_2d_text.npz]
+      [--natural_npz=data_div2k.npz | --natural_dir=DIR] \
+      [--text_npz=data_2d_text.npz | --text_dir=DIR] [--images=K]
 
-writes runs/ (one cppn run per fit), table1.md (mean +- std of test PSNR
-over images next to the paper's numbers, per-image PSNRs, wall time),
-table1.json, table1.png (the table as bars, the paper's numbers as marks)
-and table1_examples.png (one image per set and its four reconstructions).
-Expect the paper's ranking none < basic < positional < gaussian on both sets;
-the absolute values differ (other images, lower resolution, fewer steps).
-Presets: tiny (32 px, seconds), cpu (128 px, 4 + 4 images, 400 steps; its
-time and numbers are in docs/reproducing.md), paper (512 px, 2000 steps,
-the 9 bundled photographs of at least 512 px and 16 text images, or 16 + 16
-from the npz files; for a GPU).
+--images=K fits only the first K images of each set (0, the default: the
+preset's count), so a CPU can run the paper preset's full protocol on a few
+images. Writes runs/ (one cppn run per fit), table1.md (mean +- std of test
+PSNR over images next to the paper's numbers, each image's PSNRs, wall
+time), table1.json (the same, per cell: 'test_psnr' and 'train_psnr' per
+image of 'images'), table1.png (the table as bars, the paper's numbers as
+marks) and table1_examples.png (one image per set and its four
+reconstructions). Expect the paper's ranking none < basic < positional <
+gaussian on both sets; the absolute values differ (other images, lower
+resolution, fewer steps). Presets: tiny (32 px, seconds), cpu (128 px, 4 + 4
+images, 400 steps; its time and numbers are in docs/reproducing.md), paper
+(512 px, 2000 steps, the 9 bundled photographs of at least 512 px and 16
+text images, or 16 + 16 of the paper's; for a GPU).
 """
 
 import dataclasses
@@ -87,7 +94,7 @@ class Preset:
   """Images, resolution and schedule of one run of the table."""
   natural_images: tuple[str, ...]  # data.load_target sources
   text_images: tuple[str, ...]
-  num_npz_images: int  # images read from each npz file given on the CLI
+  num_paper_images: int  # images read from each of the paper's files/folders
   resolution: int  # N
   num_steps: int  # full-batch Adam steps per fit
   depth: int = 4  # model.depth (Dense layers, output included)
@@ -98,18 +105,18 @@ class Preset:
 
 PRESETS = {
     'tiny': Preset(natural_images=('astronaut',), text_images=('text:0',),
-                   num_npz_images=1, resolution=32, num_steps=20, depth=2,
+                   num_paper_images=1, resolution=32, num_steps=20, depth=2,
                    width=16, num_features=8, num_evals=1),
     'cpu': Preset(natural_images=('astronaut', 'chelsea', 'coffee', 'rocket'),
                   text_images=tuple(f'text:{i}' for i in range(4)),
-                  num_npz_images=4, resolution=128, num_steps=400),
+                  num_paper_images=4, resolution=128, num_steps=400),
     # The bundled photographs with a side of at least 512 px (chelsea,
     # coffee, rocket and motorcycle are smaller).
     'paper': Preset(natural_images=(
         'astronaut', 'hubble_deep_field', 'immunohistochemistry', 'retina',
         'camera', 'brick', 'grass', 'gravel', 'moon'),
                     text_images=tuple(f'text:{i}' for i in range(16)),
-                    num_npz_images=16, resolution=512, num_steps=2000),
+                    num_paper_images=16, resolution=512, num_steps=2000),
 }
 
 
@@ -132,50 +139,58 @@ def encoding_fields(preset: Preset, dataset: str,
 
 def fit_config(preset: Preset, dataset: str, encoding: str, image: str,
                matmul_precision: str = 'float32'):
-  """The config of one fit: the paper's setting for (dataset, encoding)."""
+  """The config of one fit: the paper's setting for (dataset, encoding);
+  text images are centre-cropped to the resolution (data.crop)."""
   return common.paper_config(
       preset.resolution, preset.num_steps, preset.num_evals, data__image=image,
+      data__crop=preset.resolution if dataset == 'text' else 0,
       encoding__name=encoding, **encoding_fields(preset, dataset, encoding),
       model__depth=preset.depth, model__width=preset.width,
       model__matmul_precision=matmul_precision,
       train__learning_rate=SETTINGS[dataset].learning_rates[encoding])
 
 
-def image_sets(preset: Preset, natural_npz, text_npz) -> dict[str, list[str]]:
-  """The image sources of each data set: the npz files' when given."""
-  npz = {'natural': natural_npz, 'text': text_npz}
-  bundled = {'natural': preset.natural_images, 'text': preset.text_images}
-  return {name: ([f'{npz[name]}:test_data:{i}'
-                  for i in range(preset.num_npz_images)] if npz[name]
-                 else list(bundled[name])) for name in DATASETS}
+def paper_images(npz: str | None, folder: str | None,
+                 count: int) -> list[str] | None:
+  """The first `count` image sources of the paper's data, given as an npz
+  file or a folder of image files; None when neither is given."""
+  if npz and folder:
+    raise CppnError(f'both {npz} and {folder} given for one set; choose the '
+                    'npz file or the folder')
+  if npz:
+    return [f'{npz}:test_data:{i}' for i in range(count)]
+  if folder:
+    available = len(data.folder_images(folder))
+    if available < count:
+      raise CppnError(f'folder {folder} holds {available} image files, fewer '
+                      f'than the {count} to fit (--images=K fits fewer)')
+    return [f'{folder}:{i}' for i in range(count)]
+  return None
 
 
-def cropped_text(source: str, resolution: int, workdir: pathlib.Path) -> str:
-  """A text-set image at N px the way the paper's statistics survive: a crop.
+def image_sets(preset: Preset, num_images: int = 0,
+               paper: dict[str, tuple[str | None, str | None]] | None = None
+               ) -> dict[str, list[str]]:
+  """The image sources of each data set.
 
-  The paper's text images are 512 px with 20-60 px letters; downsampled to
-  N = 128 their strokes fall under one pixel and the odd (test) pixels are
-  unpredictable from the even ones for every encoding. So below 512 px the
-  image is centre-cropped to N x N instead, keeping the letters' size in
-  pixels (the frequencies per pixel, which sigma_g * N / 512 assumes).
-
-  Returns:
-    `source` itself at N >= 512, else the path of the crop, written once as
-    PNG under workdir/images/.
+  Args:
+    preset: its bundled and generated images, and how many of the paper's.
+    num_images: the first K images of each set; 0: the preset's count.
+    paper: per set, (npz file, folder) of the paper's images, either None.
   """
-  if resolution >= data.TEXT_IMAGE_SIZE:
-    return source
-  path = workdir / 'images' / f'{folder_name(source)}_crop{resolution}.png'
-  if not path.exists():
-    image = data.center_crop_square(data.load_image(source))
-    if image.shape[0] < resolution:
-      raise CppnError(f'text image {source} is {image.shape[0]} px, smaller '
-                      f'than data.resolution={resolution}')
-    offset = (image.shape[0] - resolution) // 2
-    path.parent.mkdir(exist_ok=True)
-    outputs.write_png(path, image[offset:offset + resolution,
-                                  offset:offset + resolution])
-  return str(path)
+  paper = paper or {}
+  bundled = {'natural': preset.natural_images, 'text': preset.text_images}
+  sets = {}
+  for name in DATASETS:
+    npz, folder = paper.get(name, (None, None))
+    limit = preset.num_paper_images if npz or folder else len(bundled[name])
+    if num_images > limit:
+      raise CppnError(f'--images={num_images} is more than the {name} set '
+                      f'holds ({limit}); choose 1..{limit}, or 0 for all')
+    count = num_images or limit
+    sets[name] = (paper_images(npz, folder, count)
+                  or list(bundled[name][:count]))
+  return sets
 
 
 def folder_name(image: str) -> str:
@@ -190,37 +205,38 @@ def run_dir(workdir: pathlib.Path, dataset: str, encoding: str,
 
 
 def run(preset_name: str, workdir: pathlib.Path, progress: bool,
-        natural_npz=None, text_npz=None,
-        matmul_precision: str = 'float32') -> dict[str, Any]:
-  """Fits every (set, encoding, image); writes the table, JSON and figures."""
+        natural_npz=None, text_npz=None, natural_dir=None, text_dir=None,
+        images: int = 0, matmul_precision: str = 'float32') -> dict[str, Any]:
+  """Fits every (set, encoding, image); writes the table, JSON and figures.
+
+  `images` is --images: the first K images of each set (0: all).
+  """
   start = time.time()
   preset = PRESETS[preset_name]
-  images = image_sets(preset, natural_npz, text_npz)
-  sources = {image: image for image in images['natural']}
-  sources.update({image: cropped_text(image, preset.resolution, workdir)
-                  for image in images['text']})
+  sets = image_sets(preset, images, {'natural': (natural_npz, natural_dir),
+                                     'text': (text_npz, text_dir)})
   keys = [(dataset, encoding, image) for encoding in ENCODINGS
-          for dataset in DATASETS for image in images[dataset]]
+          for dataset in DATASETS for image in sets[dataset]]
   runs = [run_dir(workdir, *key) for key in keys]
   # One group per encoding: both sets' fits differ only in VALUE_FIELDS.
   results = dict(zip(keys, common.train_all(
-      [fit_config(preset, dataset, encoding, sources[image], matmul_precision)
-       for dataset, encoding, image in keys], runs, progress)))
+      [fit_config(preset, *key, matmul_precision) for key in keys], runs,
+      progress)))
   cells = {}
   for dataset in DATASETS:
     for encoding in ENCODINGS:
-      fits = [results[dataset, encoding, image] for image in images[dataset]]
+      fits = [results[dataset, encoding, image] for image in sets[dataset]]
       mean, std = common.mean_std([r.get('test_psnr') for r in fits])
       cells[f'{dataset}/{encoding}'] = {
           'dataset': dataset, 'encoding': encoding, 'mean': mean, 'std': std,
-          'paper': PAPER_PSNR[dataset][encoding], 'images': images[dataset],
+          'paper': PAPER_PSNR[dataset][encoding], 'images': sets[dataset],
           'test_psnr': [r.get('test_psnr') for r in fits],
           'train_psnr': [r.get('train_psnr') for r in fits],
           'errors': [r.get('error') for r in fits],
           'group_seconds': max(r.get('wall_seconds', 0) for r in fits),
           'run_dirs': [str(run_dir(workdir, dataset, encoding, image)
                            .relative_to(workdir))
-                       for image in images[dataset]]}
+                       for image in sets[dataset]]}
       print(f'{dataset:8s} {encoding:10s} test PSNR {_cell(mean, std)} '
             f'(paper {PAPER_PSNR[dataset][encoding]:.2f})', flush=True)
   result = {'preset': preset_name, 'settings': dataclasses.asdict(preset),
@@ -328,11 +344,21 @@ def plot_examples(path, workdir: pathlib.Path, result):
 
 
 def define_flags(flag_values: flags.FlagValues):
-  """The paper's data files, when a user has them; the matmul arithmetic."""
+  """The paper's data, when a user has it; how many images; the matmul
+  arithmetic."""
   flags.DEFINE_string('natural_npz', None, 'data_div2k.npz of the paper.',
                       flag_values=flag_values)
   flags.DEFINE_string('text_npz', None, 'data_2d_text.npz of the paper.',
                       flag_values=flag_values)
+  flags.DEFINE_string('natural_dir', None, 'A folder of the paper\'s natural '
+                      'images as image files (sorted by name).',
+                      flag_values=flag_values)
+  flags.DEFINE_string('text_dir', None, 'A folder of the paper\'s text images '
+                      'as image files (sorted by name).',
+                      flag_values=flag_values)
+  flags.DEFINE_integer('images', 0, 'Fit the first K images of each set; 0: '
+                       'the preset\'s count.', lower_bound=0,
+                       flag_values=flag_values)
   flags.DEFINE_enum('matmul_precision', 'float32', models.MATMUL_PRECISIONS,
                     'model.matmul_precision of every fit.',
                     flag_values=flag_values)

@@ -228,33 +228,61 @@ def test_unknown_source_lists_the_choices():
   message = str(info.value)
   assert "'astronot'" in message
   for choice in ('astronaut', 'camera', 'motorcycle', 'text[:SEED]',
-                 'FILE.npz[:KEY]:INDEX'):
+                 'FILE.npz[:KEY]:INDEX', 'DIR:INDEX'):
     assert choice in message
 
 
 def test_text_image_is_deterministic_per_seed():
-  first = data.make_text_image(64, seed=3)
-  assert first.shape == (64, 64, 3) and first.dtype == np.float32
+  first = data.make_text_image(3)
+  assert first.shape == (512, 512, 3) and first.dtype == np.float32
   assert first.min() >= 0 and first.max() <= 1
-  np.testing.assert_array_equal(first, data.make_text_image(64, seed=3))
-  assert not np.array_equal(first, data.make_text_image(64, seed=4))
+  np.testing.assert_array_equal(first, data.make_text_image(3))
+  assert not np.array_equal(first, data.make_text_image(4))
+  assert data.text_layout(3) == data.text_layout(3) != data.text_layout(4)
 
 
-@pytest.mark.parametrize('resolution', [64, 512])
-def test_text_image_is_mostly_white_with_coloured_text(resolution):
-  image = data.make_text_image(resolution, seed=0)
-  white = (image == 1).all(axis=-1)
-  assert 0.5 < white.mean() < 0.97
-  assert image.min() < 0.5
+def _visible_strings(coverage):
+  """How many strings are on top (coverage >= 0.5, the last such string)
+  at some pixel of an (S, H, W) coverage stack."""
+  inked = coverage >= 0.5
+  last_on_top = len(inked) - 1 - np.argmax(inked[::-1], axis=0)
+  return len(np.unique(last_on_top[inked.any(axis=0)]))
+
+
+def test_text_images_fall_in_the_papers_ranges():
+  # The paper's 32 text images: 81-97% white pixels, 3-10 strings each.
+  for seed in range(16):
+    layout = data.text_layout(seed)
+    coverage = data.text_coverage(layout)
+    image = data.compose_text(layout, coverage)
+    np.testing.assert_array_equal(image, data.make_text_image(seed))
+    assert 0.81 <= (image >= 250 / 255).all(axis=-1).mean() <= 0.97, seed
+    assert 3 <= _visible_strings(coverage) <= 10, seed
+    # White wherever no string has ink; strings of letters in the ranges.
+    assert (image[coverage.max(axis=0) == 0] == 1).all()
+    for text in layout:
+      assert text.letters.isascii() and text.letters.isalpha()
+      assert 2 <= len(text.letters) <= 20
+      assert 10 <= text.font_px <= 110
+
+
+def test_visible_strings_counts_strings_on_top():
+  coverage = np.zeros((3, 4, 4), np.float32)
+  coverage[0, :2] = 1           # rows 0-1, then hidden by string 1
+  coverage[1, :2] = 0.6
+  coverage[2, 3, 3] = 0.4       # below half: no visible pixel
+  assert _visible_strings(coverage) == 1
 
 
 def test_text_sources():
   np.testing.assert_array_equal(
-      data.load_image('text:2'), data.make_text_image(512, 2))
+      data.load_image('text:2'), data.make_text_image(2))
   np.testing.assert_array_equal(
-      data.load_image('text'), data.make_text_image(512, 0))
+      data.load_image('text'), data.make_text_image(0))
+  # A 128-px centre crop of the 512-px image, downsampled to 64 px.
   np.testing.assert_array_equal(
-      data.load_target('text:2', 64), data.make_text_image(64, 2))
+      data.load_target('text:2', 64, crop=128),
+      data.resize(data.make_text_image(2)[192:320, 192:320], 64))
   with pytest.raises(CppnError, match="'abc'"):
     data.load_image('text:abc')
 
@@ -295,15 +323,59 @@ def test_npz_source_errors(npz_path, tmp_path):
     data.load_image(f'{broken}:0')
 
 
+# A folder of image files (the paper's data as PNGs).
+
+
+@pytest.fixture
+def image_folder(tmp_path):
+  """Three PNGs written out of name order, a text file and a sub-folder."""
+  folder = tmp_path / 'text_pngs'
+  folder.mkdir()
+  images = {name: _random_rgb(6, 6, seed)
+            for seed, name in enumerate(['b.png', 'c.PNG', 'a.png'])}
+  for name, pixels in images.items():
+    _write(folder, name, pixels)
+  (folder / 'notes.txt').write_text('not an image')
+  (folder / 'sub.png').mkdir()
+  return folder, [images['a.png'], images['b.png'], images['c.PNG']]
+
+
+def test_folder_source_reads_images_in_name_order(image_folder):
+  folder, in_order = image_folder
+  assert [p.rsplit('/', 1)[-1] for p in data.folder_images(str(folder))] == [
+      'a.png', 'b.png', 'c.PNG']
+  for index, pixels in enumerate(in_order):
+    np.testing.assert_allclose(data.load_image(f'{folder}:{index}'),
+                               pixels / 255, atol=1e-7)
+  assert data.load_target(f'{folder}:2', 4).shape == (4, 4, 3)
+
+
+def test_folder_source_errors(image_folder, tmp_path):
+  folder, _ = image_folder
+  with pytest.raises(CppnError, match=f'image index 3 is out of range: folder '
+                     f'{folder} holds 3 image files \\(0..2\\)'):
+    data.load_image(f'{folder}:3')
+  empty = tmp_path / 'empty'
+  empty.mkdir()
+  (empty / 'readme.txt').write_text('no images here')
+  with pytest.raises(CppnError, match=f'folder {empty} holds no image files'):
+    data.load_image(f'{empty}:0')
+  with pytest.raises(CppnError, match=f'{folder}: it is a folder; choose one '
+                     f'of its image files with {folder}:INDEX'):
+    data.load_image(str(folder))
+
+
 # Crop, resize and targets.
 
 
-def test_center_crop_square_takes_the_middle():
+def test_center_crop_takes_the_middle():
   image = np.arange(4 * 6).reshape(4, 6, 1)
-  np.testing.assert_array_equal(data.center_crop_square(image), image[:, 1:5])
+  np.testing.assert_array_equal(data.center_crop(image), image[:, 1:5])
   np.testing.assert_array_equal(
-      data.center_crop_square(image.transpose(1, 0, 2)),
+      data.center_crop(image.transpose(1, 0, 2)),
       image.transpose(1, 0, 2)[1:5])
+  np.testing.assert_array_equal(data.center_crop(image, 2), image[1:3, 2:4])
+  np.testing.assert_array_equal(data.center_crop(image, 3), image[0:3, 1:4])
 
 
 def test_resize_keeps_constant_images_and_range():
@@ -341,6 +413,28 @@ def test_load_target_crops_and_resizes(tmp_path):
   target = data.load_target(_write(tmp_path, 'wide.png', pixels), 10)
   assert target.shape == (10, 10, 3)
   np.testing.assert_allclose(target, 1.0, atol=1e-5)
+
+
+def test_load_target_crop_is_the_central_square(tmp_path):
+  pixels = _random_rgb(20, 30)
+  path = _write(tmp_path, 'wide.png', pixels)
+  np.testing.assert_allclose(data.load_target(path, 10, crop=10),
+                             pixels[5:15, 10:20] / 255, atol=1e-7)
+  np.testing.assert_allclose(data.load_target(path, 8, crop=8),
+                             pixels[6:14, 11:19] / 255, atol=1e-7)
+
+
+@pytest.mark.parametrize('resolution,crop,message', [
+    (10, 21, r'data.crop=21 is larger than the image \(20 x 30\); choose a '
+     r'crop <= 20'),
+    (10, 8, r'data.crop=8 is smaller than data.resolution=10; choose a crop '
+     r'>= 10'),
+    (10, -1, r'data.crop=-1 is invalid'),
+])
+def test_load_target_refuses_bad_crops(tmp_path, resolution, crop, message):
+  path = _write(tmp_path, 'wide.png', _random_rgb(20, 30))
+  with pytest.raises(CppnError, match=message):
+    data.load_target(path, resolution, crop)
 
 
 def test_load_target_astronaut_feeds_the_paper_split():

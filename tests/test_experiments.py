@@ -25,6 +25,7 @@ from experiments import ntk_1d
 from experiments import scale
 from experiments import seed_table
 from experiments import table1
+from experiments import text_set
 
 
 def run_tiny(module, workdir, *flags):
@@ -53,6 +54,16 @@ def paper_npz(tmp_path_factory):
   return path
 
 
+@pytest.fixture(scope='module')
+def text_folder(tmp_path_factory):
+  """A stand-in for the paper's text images as PNGs: 2 of 64 x 64 px."""
+  folder = tmp_path_factory.mktemp('text_pngs')
+  rng = np.random.default_rng(1)
+  for name in ('b.png', 'a.png'):
+    iio.imwrite(folder / name, rng.integers(0, 256, (64, 64, 3), np.uint8))
+  return folder
+
+
 def test_table1(tmp_path, paper_npz):
   result = run_tiny(table1, tmp_path, f'--natural_npz={paper_npz}',
                     '--matmul_precision=bfloat16')
@@ -62,9 +73,10 @@ def test_table1(tmp_path, paper_npz):
   assert natural['images'] == [f'{paper_npz}:test_data:0']  # 1 in tiny
   assert result['cells']['text/none']['images'] == ['text:0']
   # Text below 512 px: the 512-px image centre-cropped, not downsampled.
-  crop = iio.imread(tmp_path / 'images' / 'text_0_crop32.png')
-  full = outputs.to_uint8(data.make_text_image(512, 0))
-  np.testing.assert_array_equal(crop, full[240:272, 240:272])
+  text_run = tmp_path / result['cells']['text/none']['run_dirs'][0]
+  full = outputs.to_uint8(data.make_text_image(0))
+  np.testing.assert_array_equal(iio.imread(text_run / 'target.png'),
+                                full[240:272, 240:272])
   for cell in result['cells'].values():
     assert cell['paper'] == table1.PAPER_PSNR[cell['dataset']][cell['encoding']]
     assert all(math.isfinite(p) for p in cell['test_psnr'])
@@ -86,6 +98,68 @@ def test_table1(tmp_path, paper_npz):
   assert result['minutes'] > 0 and result['fit_minutes'] > 0
   assert_png(tmp_path / 'table1.png')
   assert_png(tmp_path / 'table1_examples.png')
+
+
+def test_table1_reads_a_folder_and_a_subset(tmp_path, paper_npz, text_folder):
+  # The paper preset's protocol (512 px) is too slow here: the tiny preset
+  # with the paper's data, one image of each set.
+  result = run_tiny(table1, tmp_path, f'--natural_npz={paper_npz}',
+                    f'--text_dir={text_folder}', '--images=1')
+  assert result['cells']['text/gaussian']['images'] == [f'{text_folder}:0']
+  assert result['cells']['natural/none']['images'] == [
+      f'{paper_npz}:test_data:0']
+  # The folder's first image by name (a.png), its centre 32 px.
+  text_run = tmp_path / result['cells']['text/gaussian']['run_dirs'][0]
+  np.testing.assert_array_equal(
+      iio.imread(text_run / 'target.png'),
+      iio.imread(text_folder / 'a.png')[16:48, 16:48])
+  for cell in result['cells'].values():
+    assert len(cell['test_psnr']) == 1 and math.isfinite(cell['test_psnr'][0])
+
+
+def test_table1_image_sets(text_folder):
+  cpu = table1.PRESETS['cpu']
+  assert table1.image_sets(cpu, 2) == {'natural': ['astronaut', 'chelsea'],
+                                       'text': ['text:0', 'text:1']}
+  assert table1.image_sets(cpu, 0, {'text': ('t.npz', None)})['text'] == [
+      f't.npz:test_data:{i}' for i in range(cpu.num_paper_images)]
+  with pytest.raises(CppnError, match=r'--images=5 is more than the natural '
+                     r'set holds \(4\)'):
+    table1.image_sets(cpu, 5)
+  with pytest.raises(CppnError, match='choose the npz file or the folder'):
+    table1.image_sets(cpu, 1, {'text': ('t.npz', 'text_pngs')})
+  assert table1.image_sets(cpu, 2, {'text': (None, str(text_folder))})[
+      'text'] == [f'{text_folder}:0', f'{text_folder}:1']
+  with pytest.raises(CppnError, match=f'folder {text_folder} holds 2 image '
+                     'files, fewer than the 4 to fit'):
+    table1.image_sets(cpu, 0, {'text': (None, str(text_folder))})
+
+
+def test_text_set(tmp_path):
+  result = run_tiny(text_set, tmp_path)
+  stats, images = result['generated'], result['images']
+  assert [i['seed'] for i in images] == [0, 1, 2, 3]
+  counts = [len(i['boxes']) for i in images]
+  assert stats['strings'] == [min(counts), np.median(counts), max(counts)]
+  heights = [h for i in images for h, _ in i['boxes']]
+  assert stats['box_height'][1] == np.median(heights)
+  assert stats['blobs'] == np.mean([i['blobs'] for i in images])
+  report = (tmp_path / 'text_set.md').read_text()
+  assert '| white pixels | 81-97% (median 91%) |' in report
+  assert_png(tmp_path / 'text_images.png')
+
+
+def test_visible_boxes_and_glyph_blobs():
+  coverage = np.zeros((3, 10, 10), np.float32)
+  coverage[0, 1:5, 1:9] = 1     # partly under string 1: box 4 x 8 remains
+  coverage[1, 3:7, 0:3] = 0.8   # 4 x 3, on top
+  coverage[2, 9, 9] = 0.3       # under half everywhere: not visible
+  assert text_set.visible_boxes(coverage) == [(4, 8), (4, 3)]
+  image = np.ones((6, 6, 3), np.float32)
+  image[0, 0] = image[1, 1] = 0.2   # diagonal neighbours: one blob
+  image[4:6, 4] = [1, 0.5, 1]       # a second blob, one channel non-white
+  image[0, 5] = 0.99                # white: every channel >= 250 / 255
+  assert text_set.glyph_blobs(image) == 2
 
 
 def test_scale(tmp_path):

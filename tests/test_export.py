@@ -39,7 +39,8 @@ def run(tmp_path_factory):
   config = configs.test.get_config()
   config.data.split = 'memorize'
   summary = train.train_and_evaluate(config, workdir, progress=False)
-  target = data.load_target(config.data.image, config.data.resolution)
+  target = data.load_target(config.data.image, config.data.resolution,
+                            config.data.crop)
   return workdir, summary, target
 
 

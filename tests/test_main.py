@@ -86,6 +86,9 @@ def test_rerun_of_a_finished_run_changes_nothing(finished_run):
      "--config.train.num_stepz: the config has no field 'num_stepz'; did you "
      "mean 'num_steps'?"),
     ('--config.model.width=wide', "invalid literal for int() with base 10"),
+    ('--config.data.crop=16',
+     'data.crop=16 is smaller than data.resolution=32'),
+    ('--config.data.image=configs:0', 'folder configs holds no image files'),
 ])
 def test_bad_input_is_one_error_line_and_nonzero_exit(tmp_path, override,
                                                       message):

@@ -120,7 +120,8 @@ def cppn_run(tmp_path_factory):
   return {'config': config, 'summary': summary, 'metrics': metrics,
           'b': encoding['b'],
           'a': encoding['a'], 'init': init,
-          'image': data.load_target(config.data.image, config.data.resolution)}
+          'image': data.load_target(config.data.image, config.data.resolution,
+                                    config.data.crop)}
 
 
 def reference_fit(run, **kwargs):
