@@ -79,12 +79,14 @@ def get_config():
   config.train.learning_rate = 1e-3  # Adam step size (1e-2 for none/basic)
   config.train.batch_size = 0  # 0: full batch; > 0: random pixels per step
   config.train.eval_every_steps = 100  # evaluate, checkpoint, GIF frame
-  # Pixels per chunk of the full-batch gradient and of rendering: bounds
-  # memory, same result up to rounding. 0: one chunk. 2048 keeps a chunk's
-  # activations (2 MiB per layer) in a CPU's caches: on 2 CPU cores, 86% of
-  # the matmul rate at 16k and 65k training pixels against 74-79% at 8192.
-  # The best GPU chunk is unmeasured (launch costs favour larger ones or 0).
-  config.train.chunk_size = 2048
+  # Pixels per chunk of the full-batch gradient and of evaluation: bounds
+  # memory, same result up to rounding. 0: one chunk. -1: by backend
+  # (cppn/backend.py): 2048 on a CPU, where a chunk's activations (2 MiB per
+  # layer) stay in the caches (on 2 CPU cores, 86% of the matmul rate at 16k
+  # and 65k training pixels against 74-79% at 8192); on a GPU or TPU, where
+  # each chunk is a kernel launch, one chunk when the group fits in its
+  # memory, else the largest power of two that does.
+  config.train.chunk_size = -1
   # Precompute the training features when they take at most this many MiB;
   # larger images encode each chunk on the fly at every step instead.
   config.train.feature_cache_mb = 2048

@@ -205,6 +205,12 @@ def load_exported(path) -> Exported:
 
 
 @functools.lru_cache(maxsize=32)
+def render_chunk_size(train_chunk_size: int) -> int:
+  """Pixels per rendering chunk for a run's train.chunk_size: the same
+  when it is a number of pixels (> 0), else DEFAULT_CHUNK_SIZE."""
+  return train_chunk_size if train_chunk_size > 0 else DEFAULT_CHUNK_SIZE
+
+
 def _predict_fn(model_json: str, encoding_name: str, chunk_size: int):
   """steps.make_predict_fn for a model config (as JSON), kept compiled."""
   model = models.make_model(ml_collections.ConfigDict(json.loads(model_json)))
@@ -258,7 +264,7 @@ def main(flag_values: flags.FlagValues):
   resolution = config.data.resolution
   target = data.load_target(config.data.image, resolution, config.data.crop)
   rendered = render(load_exported(output), resolution,
-                    config.train.chunk_size or DEFAULT_CHUNK_SIZE)
+                    render_chunk_size(config.train.chunk_size))
   print(f'wrote {output} ({flag_values.precision}, step {report["step"]})')
   print(f'file size: {report["file_bytes"]} bytes = '
         f'{8 * report["file_bytes"] / resolution**2:.4f} bits per pixel at '

@@ -1,6 +1,7 @@
 """Guards of a run: bad settings, memory, divergence and stop signals.
 
   validate_train_config  the `train` block's values, checked up front
+  group_memory_bytes     a group's estimated memory on one device
   check_memory           refuses a group that would not fit in the device's
                          memory (an accelerator's, as JAX reports it, or
                          this machine's RAM on CPU)
@@ -28,9 +29,12 @@ def validate_train_config(config: ml_collections.ConfigDict):
   if not (np.isfinite(config.learning_rate) and config.learning_rate > 0):
     raise CppnError('train.learning_rate must be a positive number, got '
                     f'{config.learning_rate}')
-  for field in ('batch_size', 'chunk_size', 'feature_cache_mb'):
+  for field in ('batch_size', 'feature_cache_mb'):
     if config[field] < 0:
       raise CppnError(f'train.{field} must be >= 0, got {config[field]}')
+  if config.chunk_size < -1:
+    raise CppnError('train.chunk_size must be -1 (by backend), 0 (one chunk) '
+                    f'or a number of pixels, got {config.chunk_size}')
 
 
 class Interrupted(CppnError):
@@ -88,6 +92,11 @@ def loss_rose(rows: list[dict[str, float]],
           f'train.learning_rate (now {config.learning_rate})')
 
 
+# Share of a device's memory (or of the RAM) a group may plan to use: the
+# estimate is rough, and XLA's buffers and the host process need the rest.
+MEMORY_FRACTION = 0.8
+
+
 def precomputes_features(config: ml_collections.ConfigDict,
                          num_pixels: int, num_features: int) -> bool:
   """Whether the training features fit in train.feature_cache_mb."""
@@ -99,16 +108,19 @@ def estimate_memory_bytes(config: ml_collections.ConfigDict, num_pixels: int,
   """A rough upper estimate of one member's training memory in bytes.
 
   The training set (features or coordinates, targets), evaluation outputs,
-  and per chunk the activations a backward pass keeps (input features and
-  every layer's pre- and post-activation values), all float32.
+  and per chunk the input features and, per layer, four values a pixel a
+  unit (pre- and post-activation kept for the backward pass, their
+  gradients), all float32. For the paper's fit at 512 px in one chunk it
+  says 1.25 GiB; XLA's CPU compiler plans 0.57 GiB (memory_analysis of the
+  compiled steps: 450 MiB of temporaries, 132 MiB of arguments).
   """
   chunk = (config.train.batch_size or config.train.chunk_size or num_pixels)
   chunk = min(chunk, num_pixels)
   stored = num_features if precomputes_features(
       config, num_pixels, num_features) else 2
-  width = max(config.model.width, num_features)
-  per_chunk = chunk * (num_features + 2 * config.model.depth * width)
-  return 4 * (num_pixels * (stored + 3 + 2 * 3) + 3 * per_chunk)
+  per_chunk = chunk * (num_features + 4 * config.model.depth
+                       * config.model.width)
+  return 4 * (num_pixels * (stored + 3 + 2 * 3) + per_chunk)
 
 
 def training_device():
@@ -129,20 +141,26 @@ def memory_limit(device) -> tuple[int, str]:
           "this machine's RAM")
 
 
+def group_memory_bytes(config: ml_collections.ConfigDict, num_members: int,
+                       num_pixels: int, num_features: int) -> int:
+  """estimate_memory_bytes of the members one device holds: members are
+  spread over every device, ceil(num_members / device count) each."""
+  per_device = -(-num_members // jax.device_count())
+  return per_device * estimate_memory_bytes(config, num_pixels, num_features)
+
+
 def check_memory(config: ml_collections.ConfigDict, num_members: int,
                  num_pixels: int, num_features: int, device=None):
   """Refuses up front a group whose training would not fit in memory.
 
-  Members are spread over every device, so one device holds
-  ceil(num_members / device count) of them. `device`: training_device()
-  unless given (tests pass a stand-in with memory_stats()).
+  `config`: a member's, its train.chunk_size resolved (>= 0, see
+  backend.chunk_size). `device`: training_device() unless given (tests pass
+  a stand-in with memory_stats()).
   """
   device = device or training_device()
-  per_device = -(-num_members // jax.device_count())
-  needed = per_device * estimate_memory_bytes(config, num_pixels,
-                                              num_features)
+  needed = group_memory_bytes(config, num_members, num_pixels, num_features)
   available, where = memory_limit(device)
-  if needed > 0.8 * available:
+  if needed > MEMORY_FRACTION * available:
     raise CppnError(
         f'training {num_members} member(s) on {num_pixels} pixels would need '
         f'about {needed / 2**30:.1f} GiB; {where} is '

@@ -49,7 +49,7 @@ ACTIVATIONS = {
 }
 
 
-def _matmul(a, b, contract_a, contract_b, precision):
+def matmul(a, b, contract_a, contract_b, precision):
   """a and b (2-D) contracted over one axis each, float32 result.
 
   precision: one of MATMUL_PRECISIONS.
@@ -88,15 +88,15 @@ def dense(kernel: jax.Array, bias: jax.Array, h: jax.Array,
   barrier keeps XLA from folding the transpose back into the matmul.
   """
   kernel_t = jax.lax.optimization_barrier(kernel.T)
-  return _matmul(kernel_t, h, 1, 0, precision) + bias[:, None]
+  return matmul(kernel_t, h, 1, 0, precision) + bias[:, None]
 
 
 @dense.defjvp
 def _dense_jvp(precision, primals, tangents):
   kernel, bias, h = primals
   kernel_dot, bias_dot, h_dot = tangents
-  out_dot = (_matmul(kernel_dot, h, 0, 0, precision)
-             + _matmul(kernel, h_dot, 0, 0, precision) + bias_dot[:, None])
+  out_dot = (matmul(kernel_dot, h, 0, 0, precision)
+             + matmul(kernel, h_dot, 0, 0, precision) + bias_dot[:, None])
   return dense(kernel, bias, h, precision), out_dot
 
 

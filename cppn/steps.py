@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from cppn import backend
 from cppn import encodings
 from cppn import group
 
@@ -178,13 +179,10 @@ def train_steps_per_member(states: TrainState, batches: Batch, keys: jax.Array,
                            encoding_name: str | None = None):
   """scan_train_steps over a leading member axis of every argument.
 
-  On accelerators and on several devices the members train vmapped, so one
-  small fit does not leave the chip idle. On a single CPU device they train
-  one after another inside the compiled call (lax.map): one member's matmuls
-  already use every core, unbatched they run faster (8-member sweep_scale on
-  2 cores: 20-21.5 against 18-19 steps/s vmapped), and each member computes
-  exactly what its solo run computes (same test PSNR to the last digit).
-  A single member is neither mapped nor vmapped.
+  The members train vmapped, or one after another inside the compiled call
+  (lax.map) on a single CPU device (backend.maps_members: there each member
+  computes exactly what its solo run computes, same test PSNR to the last
+  digit). A single member is neither mapped nor vmapped.
 
   Returns:
     The new states and metrics, each (M, num_steps).
@@ -192,7 +190,7 @@ def train_steps_per_member(states: TrainState, batches: Batch, keys: jax.Array,
   steps = functools.partial(scan_train_steps, num_steps=num_steps,
                             batch_size=batch_size, encoding_name=encoding_name)
   if keys.shape[0] > 1:
-    if jax.default_backend() == 'cpu' and jax.device_count() == 1:
+    if backend.maps_members(jax.default_backend(), jax.device_count()):
       return jax.lax.map(lambda member: steps(*member),
                          (states, batches, keys))
     return jax.vmap(steps)(states, batches, keys)

@@ -26,6 +26,7 @@ import ml_collections
 import numpy as np
 import tqdm
 
+from cppn import backend
 from cppn import checkpoints
 from cppn import data
 from cppn import encodings
@@ -148,6 +149,9 @@ def build_fit(config: ml_collections.ConfigDict,
   """
   validate_config(config)
   image, dataset = target_and_dataset(config, image)
+  config = backend.with_chunk_size(config, backend.chunk_size(
+      config, 1, dataset.train_coords.shape[0],
+      encodings.width(config.encoding)))
   encoding_params = encodings.init_encoding(config.encoding, image.shape[0])
   return Fit(config, dataset, encoding_params,
              initial_state(config, models.make_model(config.model)),
@@ -228,9 +232,13 @@ def train_group(configs: list[ml_collections.ConfigDict], workdirs: list,
   if not members:
     return results
   first = next(iter(members.values()))
-  guards.check_memory(first.config, len(members),
-                      first.dataset.train_coords.shape[0],
-                      encodings.width(first.config.encoding))
+  num_pixels = first.dataset.train_coords.shape[0]
+  num_features = encodings.width(first.config.encoding)
+  chunk_size = backend.chunk_size(first.config, len(members), num_pixels,
+                                  num_features)
+  for member in members.values():
+    member.config = backend.with_chunk_size(member.config, chunk_size)
+  guards.check_memory(first.config, len(members), num_pixels, num_features)
   model = models.make_model(first.config.model)
   pending: dict[int, list[tuple[int, Member, steps.TrainState]]] = {}
   for index, member in members.items():
@@ -402,7 +410,8 @@ def fit_members(members: list[Member], states: list[steps.TrainState],
             'steps_per_second': ((num_steps - first_step)
                                  / run_steps.train_seconds
                                  if run_steps.train_seconds else None),
-            'resumed_from_step': first_step, 'group_size': len(members)}
+            'resumed_from_step': first_step, 'group_size': len(members),
+            'chunk_size': config.train.chunk_size}
   if evaluated_step != arrays.step:
     frames = record_evaluation(predict, arrays, members)
   for member in members:

@@ -33,9 +33,9 @@ PRESET_NAMES = ('cpu', 'paper', 'tiny')
 DefineFlags = Callable[[flags.FlagValues], None]
 
 
-def define_flags(flag_values: flags.FlagValues):
+def define_flags(flag_values: flags.FlagValues, default_preset: str = 'cpu'):
   """--preset, --workdir and --progress (--noprogress), every script's."""
-  flags.DEFINE_enum('preset', 'cpu', PRESET_NAMES,
+  flags.DEFINE_enum('preset', default_preset, PRESET_NAMES,
                     'tiny: seconds (tests); cpu: minutes on 2 CPU cores; '
                     'paper: the full protocol, for a GPU.',
                     flag_values=flag_values)
@@ -48,7 +48,8 @@ def define_flags(flag_values: flags.FlagValues):
 
 
 def experiment(run: Callable[..., Any],
-               define_own_flags: DefineFlags | None = None) -> cli.Command:
+               define_own_flags: DefineFlags | None = None,
+               default_preset: str = 'cpu') -> cli.Command:
   """The command line of an experiment script.
 
   Args:
@@ -56,6 +57,8 @@ def experiment(run: Callable[..., Any],
       **own), where own holds the values of the script's own flags by name;
       writes the outputs.
     define_own_flags: defines the script's own flags, if it has any.
+    default_preset: --preset when not given ('paper' for a script made for
+      an accelerator).
 
   Returns:
     The cli.Command (run it with cli.run, or cli.call in tests).
@@ -63,7 +66,7 @@ def experiment(run: Callable[..., Any],
   own = cli.flag_names(define_own_flags) if define_own_flags else []
 
   def define(flag_values: flags.FlagValues):
-    define_flags(flag_values)
+    define_flags(flag_values, default_preset)
     if define_own_flags:
       define_own_flags(flag_values)
 

@@ -179,8 +179,8 @@ def measure_fit(run_dir: pathlib.Path, models_dir: pathlib.Path,
     report = export.save_model(path, config, params, encoding_params,
                                precision, int(state.step))
     rendered = export.render(export.load_exported(path), config.data.resolution,
-                             config.train.chunk_size or
-                             export.DEFAULT_CHUNK_SIZE)
+                             export.render_chunk_size(
+                                 config.train.chunk_size))
     rows.append({
         'family': family, 'precision': precision, 'file': path.name,
         'bpp': 8 * report['file_bytes'] / target.shape[0] ** 2,

@@ -41,8 +41,8 @@ def test_estimate_by_hand():
   config = configs.default.get_config()
   config.model.width, config.model.depth = 256, 4
   config.train.chunk_size, config.train.batch_size = 1000, 0
-  # 4 bytes * (P (F + 3 + 6) + 3 chunk (F + 2 depth max(width, F)))
-  expected = 4 * (4000 * (512 + 9) + 3 * 1000 * (512 + 2 * 4 * 512))
+  # 4 bytes * (P (F + 3 + 6) + chunk (F + 4 depth width))
+  expected = 4 * (4000 * (512 + 9) + 1000 * (512 + 4 * 4 * 256))
   assert guards.estimate_memory_bytes(config, 4000, 512) == expected
 
 

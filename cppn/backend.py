@@ -1,0 +1,92 @@
+"""Choices that depend on the device a fit runs on.
+
+Two of the trainer's choices suit a CPU and an accelerator differently:
+
+  chunk_size    train.chunk_size = AUTO (the default) resolved for a group:
+                CPU_CHUNK_SIZE pixels on a CPU, where a chunk's activations
+                stay in the caches; on an accelerator, where every chunk is
+                a kernel launch, one chunk when the group fits in the
+                device's memory, else the largest power of two that does
+  maps_members  how the members of a group share a device: one after another
+                (lax.map) on a single CPU device, vmapped on accelerators
+                and across several devices
+
+Both take the device (or its platform) as an argument, so a test can hand
+them a stand-in for an accelerator.
+"""
+
+import copy
+
+import ml_collections
+
+from cppn import guards
+
+# train.chunk_size meaning "chosen by backend" (0 is one chunk, > 0 pixels).
+AUTO = -1
+
+# Pixels per chunk on a CPU. A chunk's activations then take 2 MiB per layer
+# of the paper's MLP: on 2 CPU cores, 86% of the matmul rate at 16k and 65k
+# training pixels against 74-79% with chunks of 8192.
+CPU_CHUNK_SIZE = 2048
+
+
+def is_accelerator(device) -> bool:
+  """Whether a JAX device is a GPU or TPU (anything but the host CPU)."""
+  return device.platform != 'cpu'
+
+
+def maps_members(platform: str, device_count: int) -> bool:
+  """Whether a group's members train one after another (lax.map) rather than
+  vmapped: on a single CPU device.
+
+  One member's matmuls already use every CPU core, and unbatched they run
+  faster (8-member sweep_scale on 2 cores: 20-21.5 steps/s mapped against
+  18-19 vmapped); each member then computes exactly what its solo run
+  computes. On an accelerator one small fit would leave the chip idle, and
+  across devices the member axis is what is sharded.
+  """
+  return platform == 'cpu' and device_count == 1
+
+
+def with_chunk_size(config: ml_collections.ConfigDict,
+                    chunk_size: int) -> ml_collections.ConfigDict:
+  """A copy of the config with train.chunk_size set."""
+  config = copy.deepcopy(config)
+  config.train.chunk_size = chunk_size
+  return config
+
+
+def chunk_size(config: ml_collections.ConfigDict, num_members: int,
+               num_pixels: int, num_features: int, device=None) -> int:
+  """train.chunk_size for a group of `num_members` fits on `device`.
+
+  Args:
+    config: a member's config; a chunk_size other than AUTO is returned as
+      it is.
+    num_members: fits trained together (spread over every device).
+    num_pixels: training pixels of one fit.
+    num_features: encoded features per pixel.
+    device: guards.training_device() unless given.
+
+  Returns:
+    >= 0 (0: one chunk). On a CPU, CPU_CHUNK_SIZE. On an accelerator 0 when
+    the group with one chunk fits in guards.MEMORY_FRACTION of the device's
+    memory (guards.estimate_memory_bytes), else the largest power of two
+    >= CPU_CHUNK_SIZE that fits (CPU_CHUNK_SIZE when none does, for
+    guards.check_memory to refuse).
+  """
+  if config.train.chunk_size != AUTO:
+    return config.train.chunk_size
+  device = device or guards.training_device()
+  if not is_accelerator(device):
+    return CPU_CHUNK_SIZE
+  available, _ = guards.memory_limit(device)
+  fits = lambda chunk: guards.group_memory_bytes(
+      with_chunk_size(config, chunk), num_members, num_pixels,
+      num_features) <= guards.MEMORY_FRACTION * available
+  if fits(0):
+    return 0
+  chunk = 1 << (num_pixels - 1).bit_length()  # >= num_pixels
+  while chunk > CPU_CHUNK_SIZE and not fits(chunk):
+    chunk //= 2
+  return chunk
