@@ -2,7 +2,7 @@ r"""Does this device compute what the CPU computes? The checks of a new backend.
 
   python -m experiments.device_checks --workdir=DIR
 
-runs, on the device JAX sees first, a small fit (configs/test.py for 300
+runs, on the device JAX sees first, a small fit (configs/test.py for 200
 steps), a group of four fits that differ in their seed (vmapped on an
 accelerator, the member axis sharded over the devices) and an export of the
 fit rendered at 2x, and writes DIR/checks.json (the command is also how
@@ -34,16 +34,16 @@ from cppn.errors import CppnError
 from experiments import common
 
 # Largest difference that passes, per check: the test PSNR (dB) of the fit
-# and of each group member against the CPU's (300 Adam steps carry the
+# and of each group member against the CPU's (200 Adam steps carry the
 # rounding differences of another reduction order), the colours in [0, 1]
 # of one exported network rendered here and on the CPU (float32), and the
 # test PSNR (dB) of the killed and resumed run against the uninterrupted fit.
 TOLERANCES = {'fit': 0.05, 'group': 0.05, 'render': 1e-4, 'resume': 0.01}
 
 
-def check_config(num_steps: int = 300, eval_every: int = 15):
+def check_config(num_steps: int = 200, eval_every: int = 20):
   """configs/test.py (32 px, 2 x 32 MLP) for num_steps steps, evaluated
-  (and checkpointed) every eval_every: by default 20 times, so a run can be
+  (and checkpointed) every eval_every: by default 10 times, so a run can be
   killed between two of them."""
   config = test_config.get_config()
   config.train.num_steps = num_steps

@@ -482,9 +482,12 @@ SECTIONS = {'environment': environment_lines,
 def markdown(result: dict[str, Any]) -> str:
   """The report as markdown: a section per measured item, the goals, and
   what was skipped or failed."""
+  spent = ', '.join(f'{item} {seconds:.0f}'
+                    for item, seconds in result['item_seconds'].items())
   lines = ['# GPU report', '',
            f'Preset {result["preset"]}, budget {result["budget_seconds"]:.0f}'
-           f' s, {result["seconds"]:.0f} s used; {result["machine"]}.', '']
+           f' s, {result["seconds"]:.0f} s used ({spent or "no item"}); '
+           f'{result["machine"]}.', '']
   for item in ITEMS:
     if item in result:
       lines += SECTIONS[item](result[item]) + ['']
@@ -532,6 +535,7 @@ def report(preset_name: str, workdir: pathlib.Path, budget_seconds: float,
   preset = PRESETS[preset_name]
   result = {'preset': preset_name, 'budget_seconds': budget_seconds,
             'machine': common.machine(), 'skipped': {}, 'errors': {},
+            'item_seconds': {},
             'tolerances': device_checks.TOLERANCES}
 
   def write(partial=None):
@@ -542,6 +546,7 @@ def report(preset_name: str, workdir: pathlib.Path, budget_seconds: float,
     common.write_report(workdir, 'gpu_report', result, markdown(result))
 
   env = result['environment'] = environment(preset)
+  result['item_seconds']['environment'] = time.monotonic() - start
   write()
   runners = {
       'correctness': lambda: device_checks.correctness(
@@ -560,11 +565,13 @@ def report(preset_name: str, workdir: pathlib.Path, budget_seconds: float,
       result['skipped'][item] = (f'predicted {predicted:.0f} s, '
                                  f'{max(0, budget.left()):.0f} s left')
     else:
+      tic = time.monotonic()
       try:
         result[item] = runners[item]()
       except (CppnError, subprocess.SubprocessError,
               jax.errors.JaxRuntimeError) as error:
         result['errors'][item] = str(error).splitlines()[0][:300]
+      result['item_seconds'][item] = time.monotonic() - tic
     write()
   return result
 
