@@ -4,7 +4,8 @@ Each network memorises one image (split 'memorize', every pixel); its code is
 the file `cppn.export` writes (weights at a precision, encoding, header), so
 its rate is that file's size on disk: bits per pixel = 8 * bytes / N^2. Its
 distortion is the PSNR of the exported file rendered at N x N against the
-float target (data.load_target). JPEG (Pillow's encoder at its defaults:
+float target (data.load_target; text images are N x N centre crops of the
+512 px image, others resized). JPEG (Pillow's encoder at its defaults:
 4:2:0 chroma subsampling, standard tables) encodes the target rounded to
 uint8, decoded PSNR against the same float target; PNG is the lossless
 reference (outputs.png_bytes).
@@ -94,6 +95,13 @@ PRESETS = {
 }
 
 
+def crop(preset: Preset, image: str) -> int:
+  """data.crop of an image: text images (512 px) are cropped to the
+  resolution, so their letters keep their size in pixels; others 0 (the
+  largest square, resized)."""
+  return preset.resolution if image.startswith('text') else 0
+
+
 def fit_config(preset: Preset, image: str, encoding: str, depth: int,
                width: int) -> ml_collections.ConfigDict:
   """configs/default.py with one grid point's image, encoding and model,
@@ -109,7 +117,7 @@ def fit_config(preset: Preset, image: str, encoding: str, depth: int,
                   encoding__num_features=width)
   return common.paper_config(
       preset.resolution, preset.num_steps, num_evals=1, data__image=image,
-      data__split='memorize', encoding__name=encoding, **fields,
+      data__crop=crop(preset, image), data__split='memorize', encoding__name=encoding, **fields,
       model__depth=depth, model__width=width,
       train__learning_rate=(preset.learning_rate_none if encoding == 'none'
                             else preset.learning_rate))
@@ -211,7 +219,8 @@ def run(preset_name: str, workdir: pathlib.Path,
   models_dir.mkdir(parents=True, exist_ok=True)
   targets, jpeg, png = {}, {}, []
   for image in preset.images:
-    targets[image] = data.load_target(image, preset.resolution)
+    targets[image] = data.load_target(image, preset.resolution,
+                                      crop(preset, image))
     jpeg[image], image_png = baseline_rows(image, targets[image],
                                            preset.jpeg_qualities)
     png.append(image_png)

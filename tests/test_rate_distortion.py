@@ -40,7 +40,8 @@ def test_jpeg_points_match_an_independent_encode(result):
   _, rd = result
   assert len(rd['jpeg']) == len(PRESET.images) * len(PRESET.jpeg_qualities)
   for row in rd['jpeg']:
-    target = data.load_target(row['image'], PRESET.resolution)
+    target = data.load_target(row['image'], PRESET.resolution,
+                              rate_distortion.crop(PRESET, row['image']))
     num_bytes, psnr = independent_jpeg(target, row['quality'])
     assert row['bytes'] == num_bytes
     assert row['bpp'] == pytest.approx(8 * num_bytes / PRESET.resolution**2)
@@ -62,7 +63,8 @@ def test_every_network_row_is_its_file(result):
       # memorize: the fit's test PSNR is over every pixel.
       assert row['psnr'] == pytest.approx(row['fit_psnr'], abs=1e-3)
   row = next(r for r in rd['networks'] if r['family'] == 'int8+qat')
-  target = data.load_target(row['image'], PRESET.resolution)
+  target = data.load_target(row['image'], PRESET.resolution,
+                              rate_distortion.crop(PRESET, row['image']))
   rendered = export.render(export.load_exported(workdir / 'models' /
                                                 row['file']),
                            PRESET.resolution)
