@@ -126,14 +126,19 @@ def markdown(stats: dict[str, Any]) -> str:
   return '\n'.join(lines) + '\n'
 
 
-def plot_images(path: pathlib.Path, seeds: Sequence[int]):
-  """text:SEED for each seed, the centre CROP x CROP square outlined."""
-  fig, axes = plt.subplots(1, len(seeds), figsize=(2.2 * len(seeds), 2.5),
+def plot_images(path: pathlib.Path, seeds: Sequence[int], per_row: int = 3):
+  """text:SEED for each seed, per_row to a row, the centre CROP x CROP
+  square outlined."""
+  num_rows = -(-len(seeds) // per_row)
+  fig, axes = plt.subplots(num_rows, per_row, figsize=(3 * per_row,
+                                                       3.2 * num_rows),
                            dpi=100, squeeze=False)
-  common.image_row(axes[0], [(f'text:{seed}', data.make_text_image(seed))
-                             for seed in seeds])
+  for row, ax_row in enumerate(axes):
+    common.image_row(ax_row, [
+        (f'text:{seed}', data.make_text_image(seed))
+        for seed in seeds[row * per_row:(row + 1) * per_row]])
   offset = (data.TEXT_IMAGE_SIZE - CROP) / 2 - 0.5
-  for ax in axes[0]:
+  for ax in axes.flat[:len(seeds)]:
     ax.add_patch(matplotlib.patches.Rectangle(
         (offset, offset), CROP, CROP, fill=False, linestyle='--',
         linewidth=0.8, edgecolor='0.4'))
@@ -149,7 +154,7 @@ def run(preset_name: str, workdir: pathlib.Path, progress: bool):
             'paper': PAPER, 'generated': stats, 'images': images}
   common.write_report(workdir, 'text_set', result, markdown(stats))
   plot_images(workdir / 'text_images.png',
-              range(min(NUM_SHOWN, len(images))))
+              list(range(min(NUM_SHOWN, len(images)))))
   return result
 
 
