@@ -204,13 +204,13 @@ def load_exported(path) -> Exported:
                   groups.get('encoding', {}))
 
 
-@functools.lru_cache(maxsize=32)
 def render_chunk_size(train_chunk_size: int) -> int:
   """Pixels per rendering chunk for a run's train.chunk_size: the same
   when it is a number of pixels (> 0), else DEFAULT_CHUNK_SIZE."""
   return train_chunk_size if train_chunk_size > 0 else DEFAULT_CHUNK_SIZE
 
 
+@functools.lru_cache(maxsize=32)
 def _predict_fn(model_json: str, encoding_name: str, chunk_size: int):
   """steps.make_predict_fn for a model config (as JSON), kept compiled."""
   model = models.make_model(ml_collections.ConfigDict(json.loads(model_json)))
