@@ -316,9 +316,9 @@ def _random_strings(rng: np.random.Generator) -> tuple[TextString, ...]:
   return tuple(strings)
 
 
-def _layout_and_coverage(seed: int) -> tuple[tuple[TextString, ...],
-                                             np.ndarray]:
-  """text_layout(seed) and its text_coverage."""
+def _accepted_text(seed: int) -> tuple[tuple[TextString, ...], np.ndarray,
+                                        np.ndarray]:
+  """text_layout(seed), its text_coverage and its compose_text image."""
   rng = np.random.default_rng(seed)
   low, high = TEXT_WHITE_FRACTION
   while True:
@@ -328,7 +328,7 @@ def _layout_and_coverage(seed: int) -> tuple[tuple[TextString, ...],
     if (low <= white_fraction(image) <= high
         and low <= white_fraction(center_crop(image, TEXT_CENTER_SIDE)) <= high
         and visible_ink(coverage).any(axis=(1, 2)).all()):
-      return layout, coverage
+      return layout, coverage, image
 
 
 def text_layout(seed: int) -> tuple[TextString, ...]:
@@ -346,7 +346,7 @@ def text_layout(seed: int) -> tuple[TextString, ...]:
   Args:
     seed: non-negative int; the same seed gives the same layout.
   """
-  return _layout_and_coverage(seed)[0]
+  return _accepted_text(seed)[0]
 
 
 def text_coverage(layout: tuple[TextString, ...]) -> np.ndarray:
@@ -394,7 +394,7 @@ def make_text_image(seed: int) -> np.ndarray:
   Returns:
     (512, 512, 3) float32 in [0, 1].
   """
-  return compose_text(*_layout_and_coverage(seed))
+  return _accepted_text(seed)[2]
 
 
 def center_crop(image: np.ndarray, side: int = 0) -> np.ndarray:

@@ -57,6 +57,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from cppn import backend
 from cppn import cli
 from cppn import encodings
 from cppn import guards
@@ -248,10 +249,12 @@ def chunk_sizes(preset: Preset) -> dict[str, Any]:
     fit = train.build_fit(config)
     rates[str(chunk_size)] = preset.chunk_steps / timed(
         lambda: fit.train(preset.chunk_steps), repeats=2)
-  auto = train.build_fit(common.paper_config(preset.fit_resolution, 1, 1))
+  default = common.paper_config(preset.fit_resolution, 1, 1)
   return {'resolution': preset.fit_resolution, 'steps': preset.chunk_steps,
           'steps_per_second': rates,
-          'default_picks': auto.config.train.chunk_size}
+          'default_picks': backend.chunk_size(
+              default, 1, preset.fit_resolution**2 // 4,
+              encodings.width(default.encoding))}
 
 
 def sweep(preset: Preset, workdir: pathlib.Path,
@@ -286,19 +289,16 @@ def sweep(preset: Preset, workdir: pathlib.Path,
 
 def table1_groups(preset_name: str, precision: str, workdir: pathlib.Path):
   """experiments.table1's fits at a preset and precision, per encoding:
-  [(encoding, [(dataset, image), ...], configs, run dirs)]."""
+  [(encoding, table1.fit_keys of it, configs, run dirs)]."""
   preset = table1.PRESETS[preset_name]
   sets = table1.image_sets(preset)
   groups = []
   for encoding in table1.ENCODINGS:
-    keys = [(dataset, image) for dataset in table1.DATASETS
-            for image in sets[dataset]]
+    keys = table1.fit_keys(sets, (encoding,))
     groups.append((
         encoding, keys,
-        [table1.fit_config(preset, dataset, encoding, image, precision)
-         for dataset, image in keys],
-        [table1.run_dir(workdir, dataset, encoding, image)
-         for dataset, image in keys]))
+        [table1.fit_config(preset, *key, precision) for key in keys],
+        [table1.run_dir(workdir, *key) for key in keys]))
   return groups
 
 
@@ -334,8 +334,8 @@ def table1_rows(preset_name: str, precisions, workdir: pathlib.Path,
                             'seconds': seconds, 'flops': flops})
       row['seconds'] += seconds
       row['flops'] += flops
-      row['psnr'].update({f'{dataset}/{encoding}/{image}': r.get('test_psnr')
-                          for (dataset, image), r in zip(keys, fitted)})
+      row['psnr'].update({'/'.join(key): r.get('test_psnr')
+                          for key, r in zip(keys, fitted)})
       row['tflops'] = row['flops'] / row['seconds'] / 1e12
       row['fraction_of_peak'] = row['tflops'] / peak
       report(result)

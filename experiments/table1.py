@@ -193,6 +193,15 @@ def image_sets(preset: Preset, num_images: int = 0,
   return sets
 
 
+def fit_keys(sets: dict[str, list[str]], encodings=ENCODINGS
+             ) -> list[tuple[str, str, str]]:
+  """(dataset, encoding, image) of every fit, encoding by encoding: the fits
+  of one encoding (both sets) differ only in VALUE_FIELDS, so they train as
+  one group."""
+  return [(dataset, encoding, image) for encoding in encodings
+          for dataset in DATASETS for image in sets[dataset]]
+
+
 def folder_name(image: str) -> str:
   """An image source as a folder name: 'text:0' -> 'text_0', paths -> name."""
   return pathlib.Path(image.replace(':', '_')).name
@@ -215,10 +224,8 @@ def run(preset_name: str, workdir: pathlib.Path, progress: bool,
   preset = PRESETS[preset_name]
   sets = image_sets(preset, images, {'natural': (natural_npz, natural_dir),
                                      'text': (text_npz, text_dir)})
-  keys = [(dataset, encoding, image) for encoding in ENCODINGS
-          for dataset in DATASETS for image in sets[dataset]]
+  keys = fit_keys(sets)
   runs = [run_dir(workdir, *key) for key in keys]
-  # One group per encoding: both sets' fits differ only in VALUE_FIELDS.
   results = dict(zip(keys, common.train_all(
       [fit_config(preset, *key, matmul_precision) for key in keys], runs,
       progress)))
