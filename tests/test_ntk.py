@@ -98,7 +98,8 @@ def test_empirical_ntk_equals_explicit_jacobian_product():
 
 
 def test_empirical_ntk_approaches_analytic_with_width():
-  """NTK parameterisation: relative error ~ 1/sqrt(width), under 10% at 4096."""
+  """NTK parameterisation: relative error ~ 1/sqrt(width), under 10% at 1024
+  (the mean kernel of 3 initialisations: 0.35, 0.10, 0.035 at 16, 128, 1024)."""
   b = encodings.random_matrix('gaussian', jax.random.PRNGKey(0), 2.0, 8)
   a = jnp.ones(8)
   coords = np.random.default_rng(3).uniform(size=(10, 2)).astype(np.float32)
@@ -106,12 +107,12 @@ def test_empirical_ntk_approaches_analytic_with_width():
   depth, w_std, b_std = 3, math.sqrt(2), 0.2
   analytic = ntk.relu_ntk(features, depth=depth, w_std=w_std, b_std=b_std)
   errors = []
-  for width in (64, 512, 4096):
+  for width in (16, 128, 1024):
     model = ntk.NTKMLP(depth=depth, width=width, w_std=w_std, b_std=b_std)
     apply = lambda p, x: model.apply({'params': p}, x)
     kernels = [ntk.empirical_ntk(apply, model.init(
         jax.random.PRNGKey(seed), features[:1])['params'], features,
-                                 block_size=10) for seed in range(2)]
+                                 block_size=10) for seed in range(3)]
     errors.append(np.linalg.norm(np.mean(kernels, 0) - analytic)
                   / np.linalg.norm(analytic))
   assert errors[0] > errors[1] > errors[2]
