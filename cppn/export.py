@@ -84,7 +84,7 @@ def load_state(workdir) -> tuple[ml_collections.ConfigDict, steps.TrainState,
   config = ml_collections.ConfigDict(recorded)
   with np.load(workdir / 'encoding.npz') as arrays:
     encoding_params = {k: jnp.asarray(arrays[k]) for k in arrays.files}
-  model = models.make_model(config.model)
+  model = train.make_model(config)
   state = train.initial_state(config, model)
   manager = checkpoints.checkpoint_manager(workdir)
   if manager.latest_step() is None:
