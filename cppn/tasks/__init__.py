@@ -19,12 +19,17 @@ from cppn.errors import CppnError
 from cppn.tasks import base
 from cppn.tasks import ct
 from cppn.tasks import image
+from cppn.tasks import mri
+from cppn.tasks import signal1d
 
-TASKS = {cls.name: cls for cls in (image.ImageTask, ct.CTTask)}
+TASKS = {cls.name: cls for cls in (image.ImageTask, ct.CTTask, mri.MRITask,
+                                   signal1d.SignalTask)}
 # The `task` fields each task reads besides `name`.
 READS = {
     'image': (),
     'ct': ('num_angles', 'perturbation'),
+    'mri': ('perturbation', 'kspace_draws', 'kspace_std'),
+    'signal1d': (),
 }
 DEFAULT_TASK = 'image'
 
