@@ -16,6 +16,7 @@ import pytest
 import scipy.io.wavfile
 
 from cppn import encodings
+from cppn import export
 from cppn import overrides
 from cppn import phantoms
 from cppn import steps
@@ -205,6 +206,16 @@ def test_mri_fit_rises_and_writes_its_pictures(tmp_path):
   assert last > first + 2 and 0.05 < result['kspace_fraction'] < 0.5
   for name in ('slices.png', 'mask.png', 'progress.gif'):
     assert (tmp_path / name).stat().st_size > 0
+  # Export and render: a 3D grid of one output, the fit's PSNR at 12^3.
+  export.export(tmp_path, tmp_path / 'm.cppn', 'fp32')
+  exported = export.load_exported(tmp_path / 'm.cppn')
+  assert (exported.dim, exported.out_dim) == (3, 1)
+  volume = export.render(exported, 12)
+  assert volume.shape == (12, 12, 12, 1)
+  target = mri.load_volume(tiny('mri', data__resolution=12), None)
+  assert export.psnr(np.clip(volume[..., 0], 0, 1), target) == pytest.approx(
+      last, abs=1e-3)
+  assert export.render(exported, 5).shape == (5, 5, 5, 1)
 
 
 def test_wav_fit_writes_a_wav(tmp_path):

@@ -18,7 +18,8 @@ projections are the only training data and the image is the only test).
 
 Outputs: reconstruction.png, target.png, sinogram.png (target and fit, angle
 by detector), error.png (|fit - target|), progress.gif (the reconstruction at
-each evaluation).
+each evaluation); summary fields num_angles and output_std (the clipped
+reconstruction's std: 0 when a fit collapsed to a constant).
 """
 
 import dataclasses
@@ -145,7 +146,8 @@ class CTTask(base.Task):
     plot_error(workdir / 'error.png', fit, self.target[..., 0])
     outputs.write_gif(workdir / 'progress.gif', workdir / 'frames',
                       rows[-1]['step'])
-    return {'num_angles': self.objective.num_angles}
+    return {'num_angles': self.objective.num_angles,
+            'output_std': float(fit.std())}
 
   def describe(self):
     n = self.objective.resolution

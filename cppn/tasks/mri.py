@@ -19,8 +19,9 @@ scaled to [0, 1] by its minimum and maximum. The metric: PSNR of the
 clipped volume over every voxel (train_psnr = test_psnr).
 
 Outputs: slices.png (the three orthogonal mid-slices of target and fit),
-mask.png (the k-space mask's mid-slices, DC centred), progress.gif (the fit's
-mid z-slice at each evaluation).
+mask.png (the k-space mask's mid-slices, DC centred), progress.gif (target
+and fit, mid z-slice, at each evaluation); summary fields kspace_fraction
+and output_std (the clipped volume's std: 0 when a fit collapsed).
 """
 
 import dataclasses
@@ -185,7 +186,8 @@ class MRITask(base.Task):
     plot_mask(workdir / 'mask.png', self.observations['mask'])
     outputs.write_gif(workdir / 'progress.gif', workdir / 'frames',
                       rows[-1]['step'])
-    return {'kspace_fraction': self.kspace_fraction}
+    return {'kspace_fraction': self.kspace_fraction,
+            'output_std': float(np.clip(signal, 0, 1).std())}
 
   def describe(self):
     n = self.objective.resolution
