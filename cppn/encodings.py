@@ -1,8 +1,9 @@
-"""Input encodings gamma(v): pixel coordinates -> features for the MLP.
+"""Input encodings gamma(v): coordinates in [0, 1)^d -> features for the MLP.
 
-Almost every encoding is one function, Fourier features with a frequency
-matrix B (m x 2, rows are frequency vectors in cycles per unit coordinate) and
-amplitudes a (m,):
+Coordinates have d = 1, 2 or 3 axes (a signal, an image, a volume: the
+task's, cppn/tasks). Almost every encoding is one function, Fourier features
+with a frequency matrix B (m x d, rows are frequency vectors in cycles per
+unit coordinate) and amplitudes a (m,):
 
     gamma(v) = [a * sin(2 pi v B^T), a * cos(2 pi v B^T)]      width 2m
 
@@ -10,19 +11,21 @@ and the encodings differ only in how B is built (Tancik et al. 2020, NeRF).
 Each reads its own fields of the `encoding` config block (SPECS), and each
 field means one thing:
 
-  none          gamma(v) = v                                   width 2
-  basic         B = I_2                                        width 4
-  positional    spacing octave: rows 2^k e_x, 2^k e_y,         width 4L
+  none          gamma(v) = v                                   width d
+  basic         B = I_d                                        width 2d
+  positional    spacing octave: rows 2^k e_i on every axis i,  width 2dL
                   k < L = num_freqs
-                spacing log_linear: b = 2^linspace(0, sigma_p,  width 2m
-                  m/2) - 1 on each axis, m = num_features rows
-  gaussian      B = sigma * N(0, 1), m x 2                      width 2m
-  uniform       B = sigma * U[0, 1), m x 2                      width 2m
-  laplacian     B = sigma * Laplace(0, 1), m x 2                width 2m
-  uniform_log   B = max_freq ** U[0, 1), m x 2                  width 2m
+                spacing log_linear: b = 2^linspace(0, sigma_p,  width 2dK
+                  K) - 1 on every axis, K = m // d (the paper's:
+                  128 per axis in 2D, 85 in 3D for m = 256)
+  gaussian      B = sigma * N(0, 1), m x d                      width 2m
+  uniform       B = sigma * U[0, 1), m x d                      width 2m
+  laplacian     B = sigma * Laplace(0, 1), m x d                width 2m
+  uniform_log   B = max_freq ** U[0, 1), m x d                  width 2m
 
 The seed project's two encodings act on integer pixel indices p = v * N
-(N the training resolution) with no 2 pi, and are kept to reproduce it:
+(N the training resolution) with no 2 pi, and are kept to reproduce it; they
+take 2-D pixels only:
 
   linear_sin     sin(k p) for k = 1 .. L = num_freqs, both axes width 2L
                  (the seed's L_FACT is L + 1)
@@ -71,26 +74,26 @@ def pixel_fourier_features(pixels, k):
   return jnp.concatenate([jnp.sin(phase), jnp.cos(phase)], axis=-1)
 
 
-def axis_aligned(freqs):
-  """Rows f_i e_x then f_i e_y: (n,) -> (2n, 2)."""
-  zeros = np.zeros_like(freqs)
-  return np.concatenate([np.stack([freqs, zeros], -1),
-                         np.stack([zeros, freqs], -1)], axis=0)
+def axis_aligned(freqs, dim: int = 2):
+  """Rows f_k e_0 (all k), then f_k e_1, ...: (n,) -> (d n, d)."""
+  return np.concatenate([np.outer(freqs, row) for row in np.eye(dim)], axis=0)
 
 
-def positional_octave_matrix(num_freqs):
-  """NeRF's powers of two 2^0 .. 2^(L-1) on each axis: -> (2L, 2)."""
-  return axis_aligned(2.0 ** np.arange(num_freqs))
+def positional_octave_matrix(num_freqs, dim: int = 2):
+  """NeRF's powers of two 2^0 .. 2^(L-1) on each axis: -> (d L, d)."""
+  return axis_aligned(2.0 ** np.arange(num_freqs), dim)
 
 
-def positional_log_linear_matrix(sigma_p, num_features):
-  """The paper's 2^linspace(0, sigma_p, m/2) - 1 on each axis: -> (m, 2)."""
-  return axis_aligned(2.0 ** np.linspace(0, sigma_p, num_features // 2) - 1)
+def positional_log_linear_matrix(sigma_p, num_features, dim: int = 2):
+  """The paper's 2^linspace(0, sigma_p, K) - 1 on each axis, K = m // d:
+  -> (d K, d)."""
+  return axis_aligned(
+      2.0 ** np.linspace(0, sigma_p, num_features // dim) - 1, dim)
 
 
-def random_matrix(name, key, scale, num_features):
-  """B for the random samplers (gaussian, uniform, uniform_log, laplacian): -> (m, 2)."""
-  shape = (num_features, 2)
+def random_matrix(name, key, scale, num_features, dim: int = 2):
+  """B for the random samplers (gaussian, uniform, uniform_log, laplacian): -> (m, d)."""
+  shape = (num_features, dim)
   if name == 'gaussian':
     return scale * jax.random.normal(key, shape)
   if name == 'uniform':
@@ -137,38 +140,40 @@ class Spec:
   """What one encoding reads from the `encoding` block and what it makes.
 
   reads: the fields besides `name` it reads (all others are ignored).
-  width: F, its number of features per 2-D coordinate, from the config.
+  width: F, its number of features per d-dim coordinate, from the config
+    and d.
   detail: its settings in words, for logs and plots.
   """
   reads: tuple[str, ...]
-  width: Callable[[ml_collections.ConfigDict], int]
+  width: Callable[[ml_collections.ConfigDict, int], int]
   detail: Callable[[ml_collections.ConfigDict], str]
 
 
 _RANDOM = Spec(('sigma', 'num_features', 'seed'),
-               lambda c: 2 * c.num_features,
+               lambda c, d: 2 * c.num_features,
                lambda c: f'sigma={c.sigma:g}, m={c.num_features}')
 SPECS = {
-    'none': Spec((), lambda c: 2, lambda c: ''),
-    'basic': Spec((), lambda c: 4, lambda c: ''),
+    'none': Spec((), lambda c, d: d, lambda c: ''),
+    'basic': Spec((), lambda c, d: 2 * d, lambda c: ''),
     'positional/octave': Spec(
-        ('spacing', 'num_freqs'), lambda c: 4 * c.num_freqs,
+        ('spacing', 'num_freqs'), lambda c, d: 2 * d * c.num_freqs,
         lambda c: f'octave spacing, L={c.num_freqs}'),
     'positional/log_linear': Spec(
-        ('spacing', 'sigma_p', 'num_features'), lambda c: 2 * c.num_features,
+        ('spacing', 'sigma_p', 'num_features'),
+        lambda c, d: 2 * d * (c.num_features // d),
         lambda c: f'log_linear spacing, sigma_p={c.sigma_p:g}, '
                   f'm={c.num_features}'),
     'gaussian': _RANDOM,
     'uniform': _RANDOM,
     'laplacian': _RANDOM,
     'uniform_log': Spec(('max_freq', 'num_features', 'seed'),
-                        lambda c: 2 * c.num_features,
+                        lambda c, d: 2 * c.num_features,
                         lambda c: f'max_freq={c.max_freq:g}, '
                                   f'm={c.num_features}'),
-    'linear_sin': Spec(('num_freqs',), lambda c: 2 * c.num_freqs,
+    'linear_sin': Spec(('num_freqs',), lambda c, d: 2 * c.num_freqs,
                        lambda c: f'k=1..{c.num_freqs}'),
     'seed_gaussian': Spec(('variance', 'num_features', 'seed'),
-                          lambda c: 4 * c.num_features,
+                          lambda c, d: 4 * c.num_features,
                           lambda c: f'variance={c.variance:g}, '
                                     f'm={c.num_features}'),
 }
@@ -201,35 +206,50 @@ def reads(config: ml_collections.ConfigDict) -> tuple[str, ...]:
   return ('name',) + spec(config).reads
 
 
-def width(config: ml_collections.ConfigDict) -> int:
-  """F, the number of features the encoding makes per 2-D coordinate."""
-  return spec(config).width(config)
+def width(config: ml_collections.ConfigDict, dim: int = 2) -> int:
+  """F, the number of features the encoding makes per d-dim coordinate."""
+  return spec(config).width(config, dim)
 
 
-def validate_encoding_config(config: ml_collections.ConfigDict):
-  """Raises CppnError naming the first bad field of `config` (the `encoding` block)."""
+DIMENSIONS = (1, 2, 3)  # coordinate axes d a fit can have
+
+
+def validate_encoding_config(config: ml_collections.ConfigDict, dim: int = 2):
+  """Raises CppnError naming the first bad field of `config` (the `encoding`
+  block), or a dimension d the encoding cannot take."""
   for field in spec(config).reads:
     test, rule = FIELD_RULES[field]
     _check(test(config[field]), field, rule, config[field])
+  if dim not in DIMENSIONS:
+    raise CppnError(f'coordinates have {dim} axes; encodings take 1, 2 or 3')
+  if config.name in PIXEL_ENCODINGS and dim != 2:
+    raise CppnError(f'encoding {config.name!r} acts on 2-D pixel indices and '
+                    f'cannot take {dim}-D coordinates; choose one of: none, '
+                    + ', '.join(FOURIER_ENCODINGS))
   if kind(config) == 'positional/log_linear':
-    _check(config.num_features % 2 == 0, 'num_features',
-           'must be even for the log_linear positional encoding (m/2 per axis)',
-           config.num_features)
+    _check(config.num_features >= dim, 'num_features',
+           f'must be >= {dim} for the log_linear positional encoding in {dim}-D'
+           f' (m // {dim} frequencies per axis)', config.num_features)
 
 
-def init_encoding(config: ml_collections.ConfigDict, resolution: int) -> Params:
+def init_encoding(config: ml_collections.ConfigDict, resolution: int,
+                  dim: int = 2) -> Params:
   """Builds an encoding's frozen parameters from the `encoding` config block.
 
   Args:
     config: the `encoding` block; only the fields `reads(config)` are read.
     resolution: N, the side of the training image in pixels; the seed's
       encodings act on pixel indices v * N.
+    dim: d, the coordinates' number of axes (1, 2 or 3).
 
   Returns:
-    {} for none; {'b': (m, 2), 'a': (m,)} for the Fourier encodings;
+    {} for none; {'b': (m, d), 'a': (m,)} for the Fourier encodings;
     {'k': (m, 2), 'pixels_per_unit': ()} for the seed's, all float32.
+
+  Raises:
+    CppnError: a bad field, or a dimension the encoding cannot take.
   """
-  validate_encoding_config(config)
+  validate_encoding_config(config, dim)
   name = config.name
   if name == 'none':
     return {}
@@ -242,23 +262,23 @@ def init_encoding(config: ml_collections.ConfigDict, resolution: int) -> Params:
     return {'k': jnp.asarray(k, jnp.float32),
             'pixels_per_unit': jnp.asarray(resolution, jnp.float32)}
   if name == 'basic':
-    b = np.eye(2)
+    b = np.eye(dim)
   elif kind(config) == 'positional/octave':
-    b = positional_octave_matrix(config.num_freqs)
+    b = positional_octave_matrix(config.num_freqs, dim)
   elif name == 'positional':
-    b = positional_log_linear_matrix(config.sigma_p, config.num_features)
+    b = positional_log_linear_matrix(config.sigma_p, config.num_features, dim)
   elif name == 'uniform_log':
     b = random_matrix(name, jax.random.PRNGKey(config.seed), config.max_freq,
-                      config.num_features)
+                      config.num_features, dim)
   else:
     b = random_matrix(name, jax.random.PRNGKey(config.seed), config.sigma,
-                      config.num_features)
+                      config.num_features, dim)
   b = jnp.asarray(b, jnp.float32)
   return {'b': b, 'a': jnp.ones(b.shape[0], jnp.float32)}
 
 
 def encode(name: str, params: Params, coords):
-  """gamma(v) for encoding `name`: (..., 2) coordinates in [0, 1) -> (..., F)."""
+  """gamma(v) for encoding `name`: (..., d) coordinates in [0, 1) -> (..., F)."""
   if name == 'none':
     return coords
   if name == 'linear_sin':
@@ -269,8 +289,8 @@ def encode(name: str, params: Params, coords):
   return fourier_features(coords, params['b'], params['a'])
 
 
-def describe(config: ml_collections.ConfigDict) -> str:
+def describe(config: ml_collections.ConfigDict, dim: int = 2) -> str:
   """One line saying what the encoding is, for logs: name, settings, width."""
   detail = spec(config).detail(config)
   return (f'{config.name}' + (f' ({detail})' if detail else '')
-          + f': {width(config)} features')
+          + f': {width(config, dim)} features')
