@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from cppn import chunks
 from cppn import encodings
 from cppn import models
 from cppn import rays
@@ -134,15 +135,9 @@ def make_render_fn(apply_fn, encoding_name: str, sampling: Sampling,
 
   @jax.jit
   def render(params, encoding_params, origins, directions):
-    num_rays = origins.shape[0]
-    chunk = min(chunk_rays, num_rays)
-    num_chunks = -(-num_rays // chunk)
-    stacked = jnp.pad(jnp.concatenate([origins, directions], -1),
-                      ((0, num_chunks * chunk - num_rays), (0, 0)))
-    out = jax.lax.map(lambda c: render_chunk(params, encoding_params, c),
-                      stacked.reshape(num_chunks, chunk, 6))
-    return jax.tree_util.tree_map(
-        lambda a: a.reshape(num_chunks * chunk, *a.shape[2:])[:num_rays], out)
+    return chunks.map_in_chunks(
+        lambda c: render_chunk(params, encoding_params, c),
+        jnp.concatenate([origins, directions], -1), chunk_rays)
 
   return render
 
