@@ -142,6 +142,7 @@ def make_render_fn(apply_fn, encoding_name: str, sampling: Sampling,
   return render
 
 
+@functools.partial(jax.jit, static_argnums=(0, 1))
 def view_rays(height: int, width: int, focal: float, poses) -> tuple:
   """Origins and directions (n * H * W, 3) of every pixel of every pose."""
   origins, directions = jax.vmap(

@@ -27,6 +27,7 @@ in world units:
 Everything is pure; the jnp functions jit and vmap.
 """
 
+import functools
 import math
 
 import jax
@@ -106,6 +107,7 @@ def turntable_poses(num_views: int, radius: float,
                                         endpoint=False)])
 
 
+@functools.partial(jax.jit, static_argnums=(0, 1))
 def pixel_rays(height: int, width: int, focal: float, pose):
   """One ray per pixel of a pinhole camera.
 

@@ -5,17 +5,18 @@ import json
 
 import imageio.v3 as iio
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import pytest
 
+from cppn import cli
 from cppn import encodings
 from cppn import nerf
 from cppn import nerf_data
 from cppn import rays
 from cppn import steps
 from cppn.errors import CppnError
+from experiments import nerf as nerf_experiment
 
 
 def test_world_features_have_no_two_pi():
@@ -40,38 +41,23 @@ def test_scene_depth_of_a_ray_through_the_striped_sphere():
   assert colour[0].max() > 0 and not colour[1].any()
 
 
-def test_tiny_fit_raises_test_psnr():
-  views = nerf_data.synthetic_views(12, (8, 1, 1), seed=3)
-  assert views.images.shape == (10, 12, 12, 3) and views.depths.max() > 2
-  np.testing.assert_allclose(views.focal, 555.5555 * 12 / 400)
-  train = nerf.ray_set(*views.split('train'), views.focal)
-  test_images, test_poses = views.split('test')
+def test_chunked_render_is_the_one_call_render():
+  poses = rays.hemisphere_poses(2, 4.0, seed=0)
+  origins, directions = nerf.view_rays(6, 6, 10.0, poses)
   config = ml_collections.ConfigDict(
-      {'name': 'gaussian', 'sigma': 26.0, 'num_features': 32, 'seed': 0})
+      {'name': 'gaussian', 'sigma': 26.0, 'num_features': 8, 'seed': 0})
   encoding = encodings.init_encoding(config, 0, dim=3)
-  state = steps.create_train_state(nerf.make_model(depth=2, width=32), 64,
-                                   5e-3, jax.random.PRNGKey(0))
-  sampling = nerf.Sampling(2.0, 6.0, 16)
-  render = nerf.make_render_fn(state.apply_fn, 'gaussian', sampling, 50)
-  origins, directions = nerf.view_rays(12, 12, views.focal, test_poses)
-  target = test_images.reshape(-1, 3)
-
-  def test_psnr(params):
-    out = render(params, encoding, origins, directions)
-    return float(nerf.psnr(jnp.mean((out['rgb'] - target) ** 2)))
-
-  # Chunks of 50 rays (the last padded) render what one call renders.
+  state = steps.create_train_state(nerf.make_model(depth=2, width=16), 16,
+                                   1e-3, jax.random.PRNGKey(0))
+  sampling = nerf.Sampling(2.0, 6.0, 8)
+  # Chunks of 50 rays, the last padded, against one call on all 72.
+  chunked = nerf.make_render_fn(state.apply_fn, 'gaussian', sampling, 50)(
+      state.params, encoding, origins, directions)
   whole = nerf.render_rays(state.params, state.apply_fn, 'gaussian', encoding,
                            origins, directions, sampling)
-  np.testing.assert_allclose(
-      render(state.params, encoding, origins, directions)['depth'],
-      whole['depth'], atol=1e-4)
-  before = test_psnr(state.params)
-  state, metrics = nerf.train_steps(
-      state, train, encoding, jax.random.PRNGKey(1), num_steps=80,
-      encoding_name='gaussian', sampling=sampling, batch_size=128)
-  assert metrics['loss'].shape == (80,)
-  assert test_psnr(state.params) > before + 2
+  for name in ('rgb', 'depth', 'opacity'):
+    assert chunked[name].shape == whole[name].shape
+    np.testing.assert_allclose(chunked[name], whole[name], atol=1e-4)
 
 
 def _write_blender(folder, num_per_split=(2, 1, 1), size=6, drop_pose=False):
@@ -130,3 +116,20 @@ def test_bad_nerf_folders_are_one_error(tmp_path):
     nerf.Sampling(6.0, 2.0, 8)
   with pytest.raises(CppnError, match='>= 1 samples'):
     nerf.Sampling(2.0, 6.0, 0)
+
+
+def test_tiny_fit_raises_psnr_and_writes_pictures_and_table(tmp_path):
+  cli.call(nerf_experiment.COMMAND, ['--preset=tiny', f'--workdir={tmp_path}',
+                                     '--encodings=none', '--noprogress'])
+  rows = [json.loads(row) for row in (
+      tmp_path / 'none' / 'metrics.jsonl').read_text().splitlines()]
+  assert [row['step'] for row in rows] == [0, 50, 100]
+  assert rows[-1]['val_psnr'] > rows[0]['val_psnr'] + 2
+  summary = json.loads((tmp_path / 'none' / 'summary.json').read_text())
+  assert len(summary['test_psnrs']) == 2 and summary['test_psnr'] > 0
+  assert iio.imread(tmp_path / 'none' / 'test_views.png').ndim == 3
+  assert iio.imread(tmp_path / 'none' / 'depth.png').shape == (12, 12, 3)
+  assert iio.imread(tmp_path / 'none' / 'turntable.gif').shape[:3] == (3, 12,
+                                                                      12)
+  table = (tmp_path / 'nerf.md').read_text()
+  assert '| none |' in table and '22.41' in table

@@ -1,18 +1,21 @@
 """Shape occupancy: labels against analytic answers, the IoU formula, test
 points, mesh files and pictures, bad meshes, and a tiny fit whose IoU rises."""
 
+import json
+
+import imageio.v3 as iio
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import pytest
 import trimesh
 
-from cppn import encodings
+from cppn import cli
 from cppn import meshes
 from cppn import occupancy
 from cppn import shapes
 from cppn.errors import CppnError
+from experiments import occupancy as occupancy_experiment
 
 
 def test_iou_by_hand():
@@ -88,21 +91,39 @@ def test_bad_meshes_are_one_error(tmp_path):
     shapes.load_shape('no_such_shape')
 
 
-def test_tiny_fit_raises_iou():
-  sphere = shapes.procedural_shape('sphere', grid=24)
-  sets = occupancy.test_sets(sphere, seed=1, count=4096)
-  config = ml_collections.ConfigDict(
-      {'name': 'gaussian', 'sigma': 3.0, 'num_features': 32, 'seed': 0})
-  encoding = encodings.init_encoding(config, 0, dim=3)
-  state = occupancy.create_state(occupancy.make_model(depth=3, width=64), 64,
-                                 1e-2, 5000, 0.1, jax.random.PRNGKey(0))
-  logits_fn = occupancy.make_logits_fn(state.apply_fn, 'gaussian', 1000)
-  before = occupancy.evaluate(logits_fn, state.params, encoding, sets)
-  state, metrics = occupancy.train_steps(
-      state, {'box': jnp.asarray(sphere.box)}, encoding,
-      jax.random.PRNGKey(1), num_steps=150, encoding_name='gaussian',
-      batch_size=1024, inside_fn=sphere.inside_fn)
-  after = occupancy.evaluate(logits_fn, state.params, encoding, sets)
-  assert metrics['loss'][-1] < 0.5 * metrics['loss'][0]
-  assert after['iou_uniform'] > max(0.85, before['iou_uniform'])
-  assert after['iou_surface'] > before['iou_surface'] + 0.1
+def test_batches_from_a_pool_and_from_the_analytic_test():
+  sphere = shapes.procedural_shape('sphere', grid=16)
+  pool = occupancy.labelled_pool(sphere, 64, seed=0)
+  points, labels = occupancy.draw_batch(jax.random.PRNGKey(0), 500,
+                                        pool, None)
+  rows = np.argmin(np.linalg.norm(
+      np.asarray(points)[:, None] - pool['points'][None], axis=-1), axis=1)
+  np.testing.assert_array_equal(np.asarray(points), pool['points'][rows])
+  np.testing.assert_array_equal(np.asarray(labels), pool['labels'][rows])
+  points, labels = occupancy.draw_batch(
+      jax.random.PRNGKey(1), 4000, {'box': jnp.asarray(sphere.box)},
+      sphere.inside_fn)
+  points = np.asarray(points)
+  assert (points >= sphere.box[0]).all() and (points <= sphere.box[1]).all()
+  np.testing.assert_array_equal(
+      np.asarray(labels), np.linalg.norm(points - 0.5, axis=-1) < 0.35)
+
+
+def test_tiny_fit_raises_iou_and_writes_mesh_pictures_and_table(tmp_path):
+  cli.call(occupancy_experiment.COMMAND, [
+      '--preset=tiny', f'--workdir={tmp_path}', '--encodings=none',
+      '--noprogress'])
+  run = tmp_path / 'sphere' / 'none'
+  rows = [json.loads(row)
+          for row in (run / 'metrics.jsonl').read_text().splitlines()]
+  assert [row['step'] for row in rows] == [0, 75, 150]
+  assert rows[-1]['val_iou_uniform'] > max(0.9, rows[0]['val_iou_uniform'])
+  assert rows[-1]['val_iou_surface'] > rows[0]['val_iou_surface'] + 0.1
+  summary = json.loads((run / 'summary.json').read_text())
+  assert summary['iou_uniform'] > 0.9
+  fitted = trimesh.load(run / 'fit.obj', force='mesh', process=False)
+  assert len(fitted.faces) == summary['mesh_faces']
+  assert iio.imread(run / 'shape.png').shape == (32, 64, 3)
+  assert iio.imread(run / 'turntable.gif').shape[:3] == (3, 32, 64)
+  table = (tmp_path / 'occupancy.md').read_text()
+  assert '| none |' in table and '0.864' in table
