@@ -22,17 +22,40 @@ def get_config():
   config = ml_collections.ConfigDict()
   config.seed = 0  # PRNG seed of the network's initialisation and minibatches
 
+  config.task = ml_collections.ConfigDict()
+  # What is fitted and how it is seen (cppn/tasks): 'image' (RGB pixels),
+  # 'ct' (a grey image through parallel projections), 'mri' (a volume
+  # through subsampled 3D k-space) or 'signal1d' (a 1D signal, sample by
+  # sample). Each reads only its own fields below.
+  config.task.name = 'image'
+  config.task.num_angles = 20  # ct: projection angles k pi / A, 1..1024
+  # ct, mri: std of the noise added to every Shepp-Logan parameter of a
+  # 'shepp:K' phantom (the paper's 0.05).
+  config.task.perturbation = 0.05
+  # mri: k-space draws per voxel (the paper's 200,000 at 96^3 = 0.2261,
+  # which sample ~12.6% of k-space), in (0, 10].
+  config.task.kspace_draws = 0.2261
+  # mri: std of the Gaussian draws around DC, as a fraction of the side (the
+  # paper's sqrt(192) / 96 = 0.1443), in (0, 1].
+  config.task.kspace_std = 0.1443
+
   config.data = ml_collections.ConfigDict()
-  # A file path (PNG, JPEG, TIFF, ...), a bundled photograph (astronaut,
+  # The target. Image task: a file path (PNG, JPEG, TIFF, ...), a bundled photograph (astronaut,
   # chelsea, coffee, rocket, hubble_deep_field, immunohistochemistry, retina,
   # motorcycle, camera, brick, grass, gravel, moon), 'text:SEED' for a
   # generated 512-px text image, or the paper's data: 'FILE.npz[:KEY]:INDEX'
   # or 'DIR:INDEX' (the INDEX-th image file of a folder, sorted by name).
+  # ct: 'shepp:K' (the K-th perturbed Shepp-Logan phantom) or an image
+  # source, made grey. mri: 'shepp:K' (3D) or a volume file (.npy, .nii,
+  # .nii.gz). signal1d: a .wav file, 'tones' (a generated chord) or
+  # 'powerlaw:ALPHA:K' (the paper's 1/f^alpha random signals).
   config.data.image = 'astronaut'
   # Side in pixels of the centre crop taken from the image before resizing
   # (0: the largest centred square); at least data.resolution.
   config.data.crop = 0
-  config.data.resolution = 512  # side in pixels after centre crop and resize
+  # Side in pixels after centre crop and resize (voxels per side: mri;
+  # samples: signal1d).
+  config.data.resolution = 512
   # 'paper': train on pixels [::2, ::2], test on [1::2, 1::2];
   # 'memorize': train and test on all pixels (the seed project's task).
   config.data.split = 'paper'

@@ -469,13 +469,16 @@ def load_target(source: str, resolution: int, crop: int = 0) -> np.ndarray:
   return resize(center_crop(load_image(source), crop), resolution)
 
 
-def coordinate_grid(resolution: int) -> np.ndarray:
-  """The paper's pixel coordinates: (N, N, 2) float32 in [0, 1).
+def coordinate_grid(resolution: int, dim: int = 2) -> np.ndarray:
+  """The paper's grid coordinates: (N,) * d + (d,) float32 in [0, 1).
 
-  grid[i, j] = (j / N, i / N): [..., 0] is x (column), [..., 1] is y (row).
+  NumPy's meshgrid of d copies of t = k / N (its default 'xy' indexing, as
+  the paper's notebooks): in 2D grid[i, j] = (j / N, i / N), [..., 0] is x
+  (column) and [..., 1] is y (row); in 3D grid[i, j, k] = (j / N, i / N,
+  k / N); in 1D grid[i] = (i / N,).
   """
   ticks = np.linspace(0, 1, resolution + 1)[:-1]
-  return np.stack(np.meshgrid(ticks, ticks), axis=-1).astype(np.float32)
+  return np.stack(np.meshgrid(*[ticks] * dim), axis=-1).astype(np.float32)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -9,8 +9,11 @@ file that rebuilds the network without the workdir:
            + every array's raw bytes (C order, little endian) in header order
   header = {"model": the run's model config block, "encoding": its name,
             "precision": fp32 | fp16 | bf16 | int8, "resolution": training N,
-            "step": checkpoint step, "arrays": [[name, dtype, shape], ...]}
-           (resolution and step are for provenance; rendering needs neither)
+            "step": checkpoint step, "task": the run's task.name,
+            "dim": d, its coordinates' axes, "out_dim": C, outputs per point,
+            "arrays": [[name, dtype, shape], ...]}
+           (resolution, step and task are for provenance; a file without
+           dim and out_dim is an image's: 2 and 3)
   arrays = values/<layer>/<kernel|bias> (weights at the precision),
            scales/<layer>/<kernel|bias> (int8 only: one float32 per leaf),
            encoding/<b|a|k|pixels_per_unit> (float32, as the run drew them)
@@ -20,8 +23,9 @@ The size reported for a file is its size on disk, header and all.
   python -m cppn.export --workdir=runs/demo --precision=int8 \
       --output=demo.cppn
 
-prints the file size, bits per pixel and the PSNR of the exported network
-rendered at the training resolution against the run's target (all pixels).
+prints the file size, bits per pixel (per grid point: voxel, sample) and
+the PSNR of the exported network rendered at the training resolution against
+the run's target (all grid points).
 A bad flag prints one line and exits 2, bad input (no finished run, a
 folder that does not exist) one line and exit 1 (cppn/cli.py).
 """
@@ -48,6 +52,7 @@ from cppn import models
 from cppn import outputs
 from cppn import quantize
 from cppn import steps
+from cppn import tasks
 from cppn import train
 from cppn.errors import CppnError
 
@@ -64,6 +69,8 @@ class Exported(NamedTuple):
   encoding_name: str
   params: Any  # float32 Flax params (dequantised)
   encoding_params: dict[str, jax.Array]
+  dim: int = 2  # d, axes of the coordinates
+  out_dim: int = 3  # C, outputs per point
 
 
 def load_state(workdir) -> tuple[ml_collections.ConfigDict, steps.TrainState,
@@ -84,7 +91,7 @@ def load_state(workdir) -> tuple[ml_collections.ConfigDict, steps.TrainState,
   config = ml_collections.ConfigDict(recorded)
   with np.load(workdir / 'encoding.npz') as arrays:
     encoding_params = {k: jnp.asarray(arrays[k]) for k in arrays.files}
-  model = models.make_model(config.model)
+  model = train.make_model(config)
   state = train.initial_state(config, model)
   manager = checkpoints.checkpoint_manager(workdir)
   if manager.latest_step() is None:
@@ -129,7 +136,8 @@ def save_model(path, config: ml_collections.ConfigDict, params,
   header = json.dumps({
       'model': config.model.to_dict(), 'encoding': config.encoding.name,
       'precision': precision, 'resolution': config.data.resolution,
-      'step': int(step),
+      'step': int(step), 'task': tasks.task_config(config).name,
+      'dim': tasks.dim(config), 'out_dim': tasks.out_dim(config),
       'arrays': [[n, a.dtype.name, list(a.shape)] for n, a in arrays.items()],
   }, separators=(',', ':')).encode()
   body = b''.join([struct.pack('<I', len(header)), header]
@@ -201,7 +209,8 @@ def load_exported(path) -> Exported:
   return Exported(ml_collections.ConfigDict(header['model']),
                   header['encoding'],
                   _dequantize(stored, header['precision']),
-                  groups.get('encoding', {}))
+                  groups.get('encoding', {}), header.get('dim', 2),
+                  header.get('out_dim', 3))
 
 
 def render_chunk_size(train_chunk_size: int) -> int:
@@ -211,34 +220,38 @@ def render_chunk_size(train_chunk_size: int) -> int:
 
 
 @functools.lru_cache(maxsize=32)
-def _predict_fn(model_json: str, encoding_name: str, chunk_size: int):
+def _predict_fn(model_json: str, out_dim: int, encoding_name: str,
+                chunk_size: int):
   """steps.make_predict_fn for a model config (as JSON), kept compiled."""
-  model = models.make_model(ml_collections.ConfigDict(json.loads(model_json)))
+  model = models.make_model(ml_collections.ConfigDict(json.loads(model_json)),
+                            out_dim)
   return steps.make_predict_fn(model.apply, encoding_name, chunk_size)
 
 
 def render(exported: Exported, resolution: int,
            chunk_size: int = DEFAULT_CHUNK_SIZE) -> np.ndarray:
-  """The network on the N x N grid of data.coordinate_grid: -> (N, N, 3) float32.
+  """The network on the N^d grid of data.coordinate_grid: -> (N,) * d + (C,)
+  float32 ((N, N, 3) for an image).
 
-  Colours are in (0, 1) for the mlp (sigmoid output). Rendered `chunk_size`
-  pixels at a time, so memory beyond the coordinates and the image does not
-  grow with N^2.
+  Values are in (0, 1) for the mlp (sigmoid output). Rendered `chunk_size`
+  points at a time, so memory beyond the coordinates and the output does
+  not grow with N^d.
   """
   if not isinstance(resolution, (int, np.integer)) or resolution < 1:
     raise CppnError(f'resolution must be an integer >= 1, got {resolution}')
   if chunk_size < 1:
     raise CppnError(f'chunk_size must be >= 1, got {chunk_size}')
   predict = _predict_fn(json.dumps(exported.model_config.to_dict(),
-                                   sort_keys=True),
+                                   sort_keys=True), exported.out_dim,
                         exported.encoding_name, chunk_size)
-  colours = predict(exported.params, exported.encoding_params,
-                    data.coordinate_grid(resolution).reshape(-1, 2))
-  return np.asarray(colours).reshape(resolution, resolution, 3)
+  grid = data.coordinate_grid(resolution, exported.dim)
+  values = predict(exported.params, exported.encoding_params,
+                   grid.reshape(-1, exported.dim))
+  return np.asarray(values).reshape(*grid.shape[:-1], exported.out_dim)
 
 
 def psnr(image, target) -> float:
-  """PSNR in dB of an image against a target, both (N, N, 3) in [0, 1]."""
+  """PSNR in dB of a signal against a target of the same shape, in [0, 1]."""
   return float(metrics.psnr_from_mse(metrics.mse(
       jnp.asarray(image, jnp.float32), jnp.asarray(target, jnp.float32))))
 
@@ -261,19 +274,19 @@ def main(flag_values: flags.FlagValues):
   report = export(workdir, output, flag_values.precision)
   config = ml_collections.ConfigDict(
       outputs.read_json(pathlib.Path(workdir) / 'config.json'))
-  resolution = config.data.resolution
-  target = data.load_target(config.data.image, resolution, config.data.crop)
+  target = tasks.make_task(config).target
+  resolution = target.shape[0]
   rendered = render(load_exported(output), resolution,
                     render_chunk_size(config.train.chunk_size))
   print(f'wrote {output} ({flag_values.precision}, step {report["step"]})')
   print(f'file size: {report["file_bytes"]} bytes = '
-        f'{8 * report["file_bytes"] / resolution**2:.4f} bits per pixel at '
-        f'{resolution} x {resolution}')
+        f'{8 * report["file_bytes"] / target[..., 0].size:.4f} bits per '
+        f'pixel at {" x ".join(map(str, target.shape[:-1]))}')
   print(f'raw weights: {report["weight_bytes"]} bytes '
         f'({report["num_params"]} parameters); encoding: '
         f'{report["encoding_bytes"]} bytes')
-  print(f'PSNR at {resolution} x {resolution} vs {config.data.image}: '
-        f'{psnr(rendered, target):.4f} dB')
+  print(f'PSNR at {" x ".join(map(str, target.shape[:-1]))} vs '
+        f'{config.data.image}: {psnr(np.clip(rendered, 0, 1), target):.4f} dB')
 
 
 COMMAND = cli.Command(define_flags, main)

@@ -244,14 +244,17 @@ def validate_model_config(config: ml_collections.ConfigDict):
                         'of: ' + ', '.join(ACTIVATIONS))
 
 
-def make_model(config: ml_collections.ConfigDict) -> nn.Module:
-  """The Flax module named by the `model` config block."""
+def make_model(config: ml_collections.ConfigDict,
+               out_dim: int = 3) -> nn.Module:
+  """The Flax module named by the `model` config block, with out_dim
+  outputs per point (the task's: 3 for RGB, 1 for a grey image or volume)."""
   validate_model_config(config)
   if config.name == 'pyramid':
-    return PyramidMLP(matmul_precision=config.matmul_precision)
+    return PyramidMLP(out_dim=out_dim,
+                      matmul_precision=config.matmul_precision)
   return MLP(depth=config.depth, width=config.width,
              activation=config.activation,
-             output_activation=config.output_activation,
+             output_activation=config.output_activation, out_dim=out_dim,
              matmul_precision=config.matmul_precision)
 
 

@@ -2,10 +2,11 @@
 
 Fields are set in two places besides a config file: on the command line
 (`--config.encoding.sigma=4`) and by a sweep's members
-(`{'encoding.sigma': 4}`). A field the chosen encoding or model does not read
-would be silently ignored, so setting one is an error that names the fields
-it does read (`encodings.reads`, `models.reads`). A field that no longer
-exists under its old name gets an error naming its successors (RENAMED).
+(`{'encoding.sigma': 4}`). A field the chosen encoding, model or task does
+not read would be silently ignored, so setting one is an error that names
+the fields it does read (`encodings.reads`, `models.reads`, `tasks.reads`).
+A field that no longer exists under its old name gets an error naming its
+successors (RENAMED).
 
   flatten          {'a': {'b': 1}} -> {'a.b': 1}
   apply_overrides  a copy of a config with dotted overrides set
@@ -79,8 +80,13 @@ def apply_overrides(config: ml_collections.ConfigDict,
 
 def _block_reads(config: ml_collections.ConfigDict) -> dict[str, tuple]:
   """Per checked block, the fields the config's choice there reads."""
-  return {'encoding': encodings.reads(config.encoding),
-          'model': models.reads(config.model)}
+  # cppn.tasks writes outputs (cppn/outputs.py), which imports this module.
+  from cppn import tasks  # pylint: disable=g-import-not-at-top
+  reads = {'encoding': encodings.reads(config.encoding),
+           'model': models.reads(config.model)}
+  if 'task' in config:
+    reads['task'] = tasks.reads(config.task)
+  return reads
 
 
 def _chosen(config: ml_collections.ConfigDict, block: str) -> str:
@@ -92,7 +98,8 @@ def _chosen(config: ml_collections.ConfigDict, block: str) -> str:
 
 def unread_fields(config: ml_collections.ConfigDict,
                   fields: Iterable[str]) -> list[str]:
-  """The dotted `fields` (encoding.* and model.*) the config's choices ignore."""
+  """The dotted `fields` (encoding.*, model.*, task.*) the config's choices
+  ignore."""
   reads = _block_reads(config)
   unread = []
   for field in fields:
@@ -104,7 +111,8 @@ def unread_fields(config: ml_collections.ConfigDict,
 
 def check_read(config: ml_collections.ConfigDict, fields: Iterable[str],
                source: str):
-  """Raises CppnError if the config's encoding or model ignores a field set.
+  """Raises CppnError if the config's encoding, model or task ignores a field
+  set.
 
   Args:
     config: the resolved config.

@@ -3,10 +3,12 @@ r"""Command line: render an exported model file at any resolution.
   python -m cppn.render --model=demo.cppn --resolution=1024 --output=demo.png \
       [--chunk_size=16384]
 
-The network is evaluated on the N x N grid of data.coordinate_grid (the
-training grid when N is the training resolution, a finer sampling of the same
-square otherwise), `chunk_size` pixels at a time. The output is a PNG
-(uint8), or a .npy of the float32 (N, N, 3) colours in (0, 1). A bad flag
+The network is evaluated on the N^d grid of data.coordinate_grid (d from the
+file: 2 for images and CT, 3 for MRI volumes, 1 for signals; the training
+grid when N is the training resolution, a finer sampling of the same cube
+otherwise), `chunk_size` points at a time. The output is a .npy of the
+float32 (N,) * d + (C,) values in (0, 1), or for d = 2 a PNG (uint8; one
+output is grey). A bad flag
 prints one line and exits 2, bad input (a file that is not a model, an
 output that cannot be written) one line and exit 1 (cppn/cli.py).
 """
@@ -25,7 +27,8 @@ OUTPUT_SUFFIXES = ('.png', '.npy')
 
 
 def write_image(path, image: np.ndarray):
-  """Saves an (N, N, 3) image in [0, 1] as PNG or as float32 .npy, atomically."""
+  """Saves a rendered (N,) * d + (C,) array in [0, 1] as float32 .npy, or
+  for d = 2 as PNG (C = 3, or 1 as grey), atomically."""
   path = pathlib.Path(path)
   if path.suffix not in OUTPUT_SUFFIXES:
     raise CppnError(f'cannot write {path}: choose an output ending in '
@@ -33,7 +36,10 @@ def write_image(path, image: np.ndarray):
   if not path.parent.is_dir():
     raise CppnError(f'cannot write {path}: folder {path.parent} does not exist')
   if path.suffix == '.png':
-    outputs.write_png(path, image)
+    if image.ndim != 3:
+      raise CppnError(f'cannot write {path}: the model renders a '
+                      f'{image.ndim - 1}-D signal; choose a .npy output')
+    outputs.write_png(path, np.broadcast_to(image, image.shape[:2] + (3,)))
   else:
     with outputs.atomic_open(path, 'wb') as f:
       np.save(f, np.asarray(image, np.float32))
@@ -60,7 +66,8 @@ def main(flag_values: flags.FlagValues):
   image = export.render(export.load_exported(flag_values.model), resolution,
                         flag_values.chunk_size)
   write_image(flag_values.output, image)
-  print(f'wrote {flag_values.output}: {resolution} x {resolution}')
+  print(f'wrote {flag_values.output}: '
+        + ' x '.join(map(str, image.shape[:-1])))
 
 
 COMMAND = cli.Command(define_flags, main)

@@ -3,12 +3,15 @@
 Each is a pure function of arrays (the run around them is cppn/train.py):
 
   create_train_state  model + Adam(learning_rate) -> TrainState
-  prepare_batch       precomputed features -> pixel chunks for the gradient
-  loss_and_grad       full-batch 0.5 * MSE and its gradient, summed over
-                      chunks of `train.chunk_size` pixels (same value up to
-                      rounding, bounded memory)
-  train_step          one Adam step; full batch, or a random minibatch when
-                      batch_size > 0
+  prepare_batch       precomputed features -> point chunks for the gradient
+  loss_and_grad       the task's loss (its Objective, cppn/tasks/base.py) and
+                      its gradient in chunks of `train.chunk_size` points
+                      (same value up to rounding, bounded memory): a
+                      pointwise loss (0.5 * MSE for images) summed chunk by
+                      chunk; a loss through an operator that couples all
+                      points (CT, MRI) in two passes, see coupled_loss_and_grad
+  train_step          one Adam step; full batch, a random minibatch when
+                      batch_size > 0, or the batch the objective samples
   train_steps         `num_steps` train steps inside one compiled call
                       (lax.scan), state buffers donated
   train_steps_per_member
@@ -29,6 +32,7 @@ import optax
 from cppn import backend
 from cppn import encodings
 from cppn import group
+from cppn.tasks import base as task_base
 
 TrainState = train_state.TrainState
 Batch = dict[str, jax.Array]
@@ -59,20 +63,22 @@ def create_train_state(model: nn.Module, num_inputs: int, learning_rate,
       hyperparams=hyperparams))
 
 
-def prepare_batch(features: np.ndarray, pixels: np.ndarray,
+def prepare_batch(features: np.ndarray, pixels: np.ndarray | None,
                   chunk_size: int) -> Batch:
   """Lays the training set out feature-major in chunks for `loss_and_grad`.
 
   Args:
-    features: (P, F) encoded training coordinates, or (P, 2) coordinates
+    features: (P, F) encoded training coordinates, or (P, d) coordinates
       when the encoding is applied chunk by chunk during training.
-    pixels: (P, 3) target colours in [0, 1].
-    chunk_size: pixels per gradient chunk; <= 0 or >= P means one chunk.
+    pixels: (P, C) pointwise targets (colours in [0, 1] for an image), or
+      None for a task whose observations are not per point.
+    chunk_size: points per gradient chunk; <= 0 or >= P means one chunk.
 
   Returns:
-    {'x': (n, F, c), 'y': (n, 3, c), 'w': (n, c)} with n * c >= P, one
-    column per pixel (the layout the models compute in, see models.dense);
-    w is 1 on real pixels and 0 on the zero padding of the last chunk.
+    {'x': (n, F, c), 'y': (n, C, c), 'w': (n, c)} with n * c >= P, one
+    column per point (the layout the models compute in, see models.dense);
+    w is 1 on real points and 0 on the zero padding of the last chunk; no
+    'y' when pixels is None.
   """
   num_pixels = features.shape[0]
   chunk = num_pixels if chunk_size <= 0 else min(chunk_size, num_pixels)
@@ -82,35 +88,47 @@ def prepare_batch(features: np.ndarray, pixels: np.ndarray,
       np.asarray(a, np.float32), [(0, pad), (0, 0)]).reshape(
           num_chunks, chunk, a.shape[1]).transpose(0, 2, 1))
   weights = (np.arange(num_chunks * chunk) < num_pixels).astype(np.float32)
-  return {'x': lay_out(features), 'y': lay_out(pixels),
-          'w': weights.reshape(num_chunks, chunk)}
+  batch = {'x': lay_out(features), 'w': weights.reshape(num_chunks, chunk)}
+  if pixels is not None:
+    batch['y'] = lay_out(pixels)
+  return batch
 
 
-def weighted_squared_error(params, apply_fn, x, y, w):
-  """Sum of w * (f(x) - y)^2: (F, c), (3, c), (c,) -> ()."""
+def weighted_point_loss(params, apply_fn, objective, x, y, w):
+  """Sum of w * objective.point_loss(f(x), y): (F, c), (C, c), (c,) -> ()."""
   pred = apply_fn({'params': params}, x, feature_major=True)
-  return jnp.sum(w * (pred - y) ** 2)
+  return jnp.sum(w * objective.point_loss(pred, y))
+
+
+def chunk_apply(apply_fn, batch: Batch, encoding_name: str | None):
+  """apply_fn for one chunk of batch['x']: features, or with `encoding_name`
+  coordinates that are encoded on the fly with batch['encoding']."""
+  if encoding_name is None:
+    return apply_fn
+  return lambda variables, coords, feature_major: apply_fn(
+      variables, encodings.encode(encoding_name, batch['encoding'],
+                                  coords.T).T, feature_major=feature_major)
 
 
 def loss_and_grad(params, apply_fn, batch: Batch,
-                  encoding_name: str | None = None):
-  """Full-batch loss 0.5 * MSE and its gradient, accumulated chunk by chunk.
+                  encoding_name: str | None = None,
+                  objective: task_base.Objective = task_base.SQUARED_ERROR):
+  """Full-batch loss of `objective` and its gradient, chunk by chunk.
 
   With `encoding_name`, batch['x'] holds coordinates and each chunk is
   encoded on the fly with the parameters batch['encoding'] (for images whose
   features would not fit in memory); otherwise batch['x'] holds features.
+  The default objective, 0.5 * MSE on batch['y'], is the image task's.
   """
+  apply_fn = chunk_apply(apply_fn, batch, encoding_name)
+  if not objective.pointwise:
+    return coupled_loss_and_grad(params, apply_fn, batch, objective)
   num_values = jnp.sum(batch['w']) * batch['y'].shape[1]
-  grad_fn = jax.value_and_grad(weighted_squared_error)
-  if encoding_name is not None:
-    model_apply = apply_fn
-    apply_fn = lambda variables, coords, feature_major: model_apply(
-        variables, encodings.encode(encoding_name, batch['encoding'],
-                                    coords.T).T, feature_major=feature_major)
+  grad_fn = jax.value_and_grad(weighted_point_loss)
 
   def add_chunk(carry, chunk):
     total, grads = carry
-    value, chunk_grads = grad_fn(params, apply_fn, *chunk)
+    value, chunk_grads = grad_fn(params, apply_fn, objective, *chunk)
     return (total + value, jax.tree_util.tree_map(jnp.add, grads, chunk_grads)
             ), None
 
@@ -122,8 +140,45 @@ def loss_and_grad(params, apply_fn, batch: Batch,
         lambda a: a[0], chunks))
   else:
     (total, grads), _ = jax.lax.scan(add_chunk, init, chunks)
-  scale = 0.5 / num_values
+  scale = objective.point_scale / num_values
   return total * scale, jax.tree_util.tree_map(lambda g: g * scale, grads)
+
+
+def assemble(chunk_preds):
+  """Chunked feature-major outputs -> point-major: (n, C, c) -> (n c, C)."""
+  return jnp.swapaxes(chunk_preds, 1, 2).reshape(-1, chunk_preds.shape[1])
+
+
+def coupled_loss_and_grad(params, apply_fn, batch: Batch,
+                          objective: task_base.Objective):
+  """objective.loss of the network's outputs on every point, and its
+  gradient, in memory bounded by one chunk's activations.
+
+  One chunk: plain reverse mode. Several: (1) forward chunk by chunk
+  (lax.map, no activations kept) into the outputs on every point; (2) the
+  loss and its gradient dL/dpred on those outputs; (3) the parameter
+  gradient accumulated chunk by chunk (lax.scan), each chunk's forward pass
+  recomputed under jax.vjp and pulled back with its slice of dL/dpred. The
+  same gradient up to rounding, at the cost of a second forward pass.
+  """
+  chunk_pred = lambda p, x: apply_fn({'params': p}, x, feature_major=True)
+  loss_of_chunks = lambda preds: objective.loss(assemble(preds), batch)
+  x = batch['x']
+  if x.shape[0] == 1:
+    return jax.value_and_grad(
+        lambda p: loss_of_chunks(chunk_pred(p, x[0])[None]))(params)
+  preds = jax.lax.map(lambda chunk: chunk_pred(params, chunk), x)
+  loss, dpreds = jax.value_and_grad(loss_of_chunks)(preds)
+
+  def add_chunk(grads, chunk):
+    chunk_x, chunk_dpred = chunk
+    _, pull_back = jax.vjp(lambda p: chunk_pred(p, chunk_x), params)
+    return jax.tree_util.tree_map(jnp.add, grads,
+                                  pull_back(chunk_dpred)[0]), None
+
+  grads, _ = jax.lax.scan(
+      add_chunk, jax.tree_util.tree_map(jnp.zeros_like, params), (x, dpreds))
+  return loss, grads
 
 
 def sample_minibatch(batch: Batch, key: jax.Array, batch_size: int) -> Batch:
@@ -138,35 +193,42 @@ def sample_minibatch(batch: Batch, key: jax.Array, batch_size: int) -> Batch:
 
 
 def train_step(state: TrainState, batch: Batch, key: jax.Array,
-               batch_size: int, encoding_name: str | None = None
+               batch_size: int, encoding_name: str | None = None,
+               objective: task_base.Objective = task_base.SQUARED_ERROR
                ) -> tuple[TrainState, dict[str, jax.Array]]:
-  """One Adam step on the full batch, or on a minibatch when batch_size > 0.
+  """One Adam step on the full batch, on a minibatch when batch_size > 0, or
+  on the batch objective.sample draws when the objective resamples.
 
-  The minibatch key is folded with the step number, so a resumed run draws
-  the same pixels as an uninterrupted one. `encoding_name`: see loss_and_grad.
+  The step's key is folded with the step number, so a resumed run draws
+  the same points as an uninterrupted one. `encoding_name`: see
+  loss_and_grad.
   """
+  step_key = jax.random.fold_in(key, state.step)
   if batch_size > 0:
-    batch = sample_minibatch(batch, jax.random.fold_in(key, state.step),
-                             batch_size)
+    batch = sample_minibatch(batch, step_key, batch_size)
+  elif objective.resamples:
+    batch = objective.sample(batch, step_key)
   loss, grads = loss_and_grad(state.params, state.apply_fn, batch,
-                              encoding_name)
+                              encoding_name, objective)
   return state.apply_gradients(grads=grads), {'loss': loss}
 
 
 def scan_train_steps(state: TrainState, batch: Batch, key: jax.Array,
                      num_steps: int, batch_size: int = 0,
-                     encoding_name: str | None = None):
+                     encoding_name: str | None = None,
+                     objective: task_base.Objective = task_base.SQUARED_ERROR):
   """`num_steps` train steps as one lax.scan.
 
   Returns:
     The new state and metrics {'loss'}, (num_steps,): the loss before each
     step's update.
   """
-  step = lambda s, _: train_step(s, batch, key, batch_size, encoding_name)
+  step = lambda s, _: train_step(s, batch, key, batch_size, encoding_name,
+                                 objective)
   return jax.lax.scan(step, state, None, length=num_steps)
 
 
-STATIC_ARGNAMES = ('num_steps', 'batch_size', 'encoding_name')
+STATIC_ARGNAMES = ('num_steps', 'batch_size', 'encoding_name', 'objective')
 train_steps = jax.jit(scan_train_steps, donate_argnums=(0,),
                       static_argnames=STATIC_ARGNAMES)
 train_steps.__doc__ = 'scan_train_steps, compiled, the state donated.'
@@ -176,7 +238,9 @@ train_steps.__doc__ = 'scan_train_steps, compiled, the state donated.'
                    donate_argnums=(0,))
 def train_steps_per_member(states: TrainState, batches: Batch, keys: jax.Array,
                            num_steps: int, batch_size: int = 0,
-                           encoding_name: str | None = None):
+                           encoding_name: str | None = None,
+                           objective: task_base.Objective = (
+                               task_base.SQUARED_ERROR)):
   """scan_train_steps over a leading member axis of every argument.
 
   The members train vmapped, or one after another inside the compiled call
@@ -188,7 +252,8 @@ def train_steps_per_member(states: TrainState, batches: Batch, keys: jax.Array,
     The new states and metrics, each (M, num_steps).
   """
   steps = functools.partial(scan_train_steps, num_steps=num_steps,
-                            batch_size=batch_size, encoding_name=encoding_name)
+                            batch_size=batch_size, encoding_name=encoding_name,
+                            objective=objective)
   if keys.shape[0] > 1:
     if backend.maps_members(jax.default_backend(), jax.device_count()):
       return jax.lax.map(lambda member: steps(*member),
@@ -200,7 +265,7 @@ def train_steps_per_member(states: TrainState, batches: Batch, keys: jax.Array,
 
 def make_predict_fn(apply_fn: Callable[..., Any], encoding_name: str,
                     chunk_size: int):
-  """A jitted fn(params, encoding_params, coords (P, 2)) -> colours (P, 3).
+  """A jitted fn(params, encoding_params, coords (P, d)) -> outputs (P, C).
 
   Coordinates are encoded inside, chunk by chunk, so rendering a large image
   never holds all its features at once.
@@ -218,7 +283,7 @@ def make_predict_fn(apply_fn: Callable[..., Any], encoding_name: str,
     padded = jnp.pad(coords, ((0, num_chunks * chunk - num_pixels), (0, 0)))
     colours = jax.lax.map(
         lambda c: predict_chunk(params, encoding_params, c),
-        padded.reshape(num_chunks, chunk, 2))
+        padded.reshape(num_chunks, chunk, coords.shape[1]))
     return colours.reshape(-1, colours.shape[-1])[:num_pixels]
 
   return predict

@@ -1,5 +1,9 @@
 """A run: one fit or a group of fits, from a config to every output file.
 
+Every fit is a task (cppn/tasks: an image, CT projections, MRI k-space, a
+1D signal): its points, observations, objective and evaluation; the run
+around it is the same for all.
+
   train_and_evaluate  one fit (a group of one), as `cppn.main` runs it
   train_group         members of equal shape (cppn/group.py) fitted together
                       in one compiled program: set-up, resume from
@@ -32,19 +36,35 @@ from cppn import data
 from cppn import encodings
 from cppn import group
 from cppn import guards
-from cppn import metrics
 from cppn import models
 from cppn import outputs
 from cppn import steps
+from cppn import tasks
 from cppn.errors import CppnError
 
 
 def validate_config(config: ml_collections.ConfigDict):
-  """Raises CppnError naming the first bad field of the train, model or
-  encoding block."""
+  """Raises CppnError naming the first bad field of the train, model,
+  encoding or task block."""
   guards.validate_train_config(config.train)
   models.validate_model_config(config.model)
-  encodings.validate_encoding_config(config.encoding)
+  encodings.validate_encoding_config(config.encoding, tasks.dim(config))
+
+
+def make_task(config: ml_collections.ConfigDict, target=None
+              ) -> tasks.base.Task:
+  """The config's task (tasks.make_task), checked against the train block:
+  minibatches of points need a pointwise objective."""
+  task = tasks.make_task(config, target)
+  if config.train.batch_size and not task.objective.pointwise:
+    raise CppnError(f'task {task.name!r} fits all its points at once (its '
+                    'operator couples them); set train.batch_size=0')
+  return task
+
+
+def make_model(config: ml_collections.ConfigDict) -> nn.Module:
+  """The config's network, with its task's number of outputs."""
+  return models.make_model(config.model, tasks.out_dim(config))
 
 
 def initial_state(config: ml_collections.ConfigDict,
@@ -52,8 +72,9 @@ def initial_state(config: ml_collections.ConfigDict,
   """A fresh TrainState for the config: its model, its encoding's width, Adam
   at train.learning_rate, parameters drawn from `seed`."""
   init_key = jax.random.split(jax.random.PRNGKey(config.seed))[0]
-  return steps.create_train_state(model, encodings.width(config.encoding),
-                                  config.train.learning_rate, init_key)
+  return steps.create_train_state(
+      model, encodings.width(config.encoding, tasks.dim(config)),
+      config.train.learning_rate, init_key)
 
 
 def minibatch_key(config: ml_collections.ConfigDict) -> jax.Array:
@@ -61,36 +82,26 @@ def minibatch_key(config: ml_collections.ConfigDict) -> jax.Array:
   return jax.random.split(jax.random.PRNGKey(config.seed))[1]
 
 
-def training_batch(config: ml_collections.ConfigDict, dataset: data.Dataset,
+def training_batch(config: ml_collections.ConfigDict, task: tasks.base.Task,
                    encoding_params) -> steps.Batch:
-  """The training set laid out in chunks (steps.prepare_batch).
+  """The training set laid out in chunks (steps.prepare_batch), with the
+  task's observations.
 
-  Features are computed once when they fit in train.feature_cache_mb; else
-  the batch holds coordinates and, under 'encoding', the encoding
-  parameters, and each chunk is encoded at every step.
+  Features are computed once when they fit in train.feature_cache_mb (and
+  the objective does not draw new points each step); else the batch holds
+  coordinates and, under 'encoding', the encoding parameters, and each
+  chunk is encoded at every step.
   """
-  coords = dataset.train_coords
+  coords = task.train_coords
   chunk_size = config.train.chunk_size
-  if not guards.precomputes_features(config, coords.shape[0],
-                                     encodings.width(config.encoding)):
-    return dict(steps.prepare_batch(coords, dataset.train_pixels, chunk_size),
-                encoding=encoding_params)
+  if task.objective.resamples or not guards.precomputes_features(
+      config, coords.shape[0], encodings.width(config.encoding, task.dim)):
+    return dict(steps.prepare_batch(coords, task.train_targets, chunk_size),
+                encoding=encoding_params, **task.observations)
   features = jax.jit(functools.partial(encodings.encode, config.encoding.name))(
       encoding_params, coords)
-  return steps.prepare_batch(np.asarray(features), dataset.train_pixels,
-                             chunk_size)
-
-
-def target_and_dataset(config: ml_collections.ConfigDict,
-                       image: np.ndarray | None = None
-                       ) -> tuple[np.ndarray, data.Dataset]:
-  """The target, (N, N, 3) in [0, 1] (data.image's centre crop data.crop
-  resized to data.resolution, unless given), and its train/test split
-  (data.split)."""
-  if image is None:
-    image = data.load_target(config.data.image, config.data.resolution,
-                             config.data.crop)
-  return image, data.make_dataset(image, config.data.split)
+  return dict(steps.prepare_batch(np.asarray(features), task.train_targets,
+                                  chunk_size), **task.observations)
 
 
 def encoded_on_the_fly(config: ml_collections.ConfigDict,
@@ -108,18 +119,24 @@ class Fit:
   buffers are donated) and compiles once per number of steps.
   """
   config: ml_collections.ConfigDict
-  dataset: data.Dataset
+  task: tasks.base.Task
   encoding_params: dict[str, jax.Array]
   state: steps.TrainState
   batch: steps.Batch
   key: jax.Array
+
+  @property
+  def dataset(self) -> data.Dataset:
+    """The image task's train / test pixels."""
+    return self.task.dataset
 
   def train(self, num_steps: int) -> np.ndarray:
     """Runs num_steps Adam steps; returns the (num_steps,) losses before each."""
     self.state, step_metrics = steps.train_steps(
         self.state, self.batch, self.key, num_steps=num_steps,
         batch_size=self.config.train.batch_size,
-        encoding_name=encoded_on_the_fly(self.config, self.batch))
+        encoding_name=encoded_on_the_fly(self.config, self.batch),
+        objective=self.task.objective)
     return np.asarray(step_metrics['loss'])
 
   @functools.cached_property
@@ -130,7 +147,8 @@ class Fit:
                                  self.config.train.chunk_size)
 
   def predict(self, coords) -> np.ndarray:
-    """Colours (P, 3) in [0, 1] of the current network at coords (P, 2)."""
+    """Outputs (P, C) of the current network at coords (P, d) (colours in
+    [0, 1] for an image)."""
     return np.asarray(self._predict_fn(self.state.params, self.encoding_params,
                                        jnp.asarray(coords, jnp.float32)))
 
@@ -141,22 +159,23 @@ def build_fit(config: ml_collections.ConfigDict,
 
   Args:
     config: a full config (configs/default.py's fields).
-    image: (N, N, 3) target in [0, 1]; default: data.image at
-      data.resolution.
+    image: the target instead of data.image (tasks.make_task): for the
+      image task (N, N, 3) in [0, 1].
 
   Raises:
-    CppnError: a bad config field or image.
+    CppnError: a bad config field or target.
   """
   validate_config(config)
-  image, dataset = target_and_dataset(config, image)
+  task = make_task(config, image)
   config = backend.with_chunk_size(config, backend.chunk_size(
-      config, 1, dataset.train_coords.shape[0],
-      encodings.width(config.encoding)))
-  encoding_params = encodings.init_encoding(config.encoding, image.shape[0])
-  return Fit(config, dataset, encoding_params,
-             initial_state(config, models.make_model(config.model)),
+      config, 1, task.train_coords.shape[0],
+      encodings.width(config.encoding, task.dim)))
+  encoding_params = encodings.init_encoding(
+      config.encoding, task.signal_shape[0], task.dim)
+  return Fit(config, task, encoding_params,
+             initial_state(config, make_model(config)),
              jax.tree_util.tree_map(jnp.asarray, training_batch(
-                 config, dataset, encoding_params)),
+                 config, task, encoding_params)),
              minibatch_key(config))
 
 
@@ -165,8 +184,7 @@ class Member:
   """One fit of a group: its config, workdir and host-side state."""
   config: ml_collections.ConfigDict
   workdir: pathlib.Path
-  image: np.ndarray  # (N, N, 3) target in [0, 1]
-  dataset: data.Dataset
+  task: tasks.base.Task
   encoding_params: dict[str, jax.Array]
   rows: list[dict[str, float]] = dataclasses.field(default_factory=list)
   failure: str | None = None  # why the member stopped, once it has
@@ -184,18 +202,18 @@ def setup_member(config: ml_collections.ConfigDict,
     The existing summary if the member already finished, else a Member.
   """
   validate_config(config)
-  image, dataset = target_and_dataset(config)
+  task = make_task(config)
   workdir = outputs.prepare_workdir(workdir, config)
   summary = outputs.read_json(workdir / 'summary.json')
   if summary is not None:
     logging.info('%s already finished; delete summary.json to rerun', workdir)
     return summary
-  encoding_params = encodings.init_encoding(config.encoding,
-                                            config.data.resolution)
+  encoding_params = encodings.init_encoding(
+      config.encoding, config.data.resolution, task.dim)
   with outputs.atomic_open(workdir / 'encoding.npz', 'wb') as f:
     np.savez(f, **jax.device_get(encoding_params))
   (workdir / 'frames').mkdir(exist_ok=True)
-  return Member(config, workdir, image, dataset, encoding_params)
+  return Member(config, workdir, task, encoding_params)
 
 
 def train_group(configs: list[ml_collections.ConfigDict], workdirs: list,
@@ -232,14 +250,14 @@ def train_group(configs: list[ml_collections.ConfigDict], workdirs: list,
   if not members:
     return results
   first = next(iter(members.values()))
-  num_pixels = first.dataset.train_coords.shape[0]
-  num_features = encodings.width(first.config.encoding)
+  num_pixels = first.task.train_coords.shape[0]
+  num_features = encodings.width(first.config.encoding, first.task.dim)
   chunk_size = backend.chunk_size(first.config, len(members), num_pixels,
                                   num_features)
   for member in members.values():
     member.config = backend.with_chunk_size(member.config, chunk_size)
   guards.check_memory(first.config, len(members), num_pixels, num_features)
-  model = models.make_model(first.config.model)
+  model = make_model(first.config)
   pending: dict[int, list[tuple[int, Member, steps.TrainState]]] = {}
   for index, member in members.items():
     state = checkpoints.restore_latest(
@@ -283,7 +301,7 @@ def group_arrays(members: list[Member],
   put = lambda trees: group.shard_members(group.stack(trees))
   return GroupArrays(
       state=put([states[i] for i in padded]),
-      batches=put([training_batch(members[i].config, members[i].dataset,
+      batches=put([training_batch(members[i].config, members[i].task,
                                   members[i].encoding_params)
                    for i in padded]),
       keys=put([minibatch_key(members[i].config) for i in padded]),
@@ -297,10 +315,12 @@ class CompiledSteps:
   replaces) and returns the (members, length) losses.
   """
 
-  def __init__(self, config: ml_collections.ConfigDict, arrays: GroupArrays):
+  def __init__(self, config: ml_collections.ConfigDict, arrays: GroupArrays,
+               objective: tasks.base.Objective):
     self.static = dict(batch_size=config.train.batch_size,
                        encoding_name=encoded_on_the_fly(config,
-                                                        arrays.batches))
+                                                        arrays.batches),
+                       objective=objective)
     self.compiled = {}
     self.compile_seconds = 0.0
     self.train_seconds = 0.0
@@ -322,26 +342,27 @@ class CompiledSteps:
 def record_evaluation(predict, arrays: GroupArrays,
                       members: list[Member]) -> list[np.ndarray]:
   """Evaluates every member; appends a metrics row and a frame for each live
-  member that has none at this step yet; marks a non-finite test PSNR as a
-  divergence.
+  member that has none at this step yet; marks a non-finite loss or test
+  PSNR as a divergence.
 
   Returns:
-    Per member, its (h, w, 3) test-pixel prediction.
+    Per member, its predictions on the task's eval_coords.
   """
-  rows, frames = evaluate(predict, arrays, members)
+  rows, frames, preds = evaluate(predict, arrays, members)
   for member, row, frame in zip(members, rows, frames):
     if member.failure or (member.rows and
                           member.rows[-1]['step'] == row['step']):
       continue
-    if not np.isfinite(row['test_psnr']):
+    if not (np.isfinite(row['loss']) and np.isfinite(row['test_psnr'])):
       member.failure = guards.first_divergence(
           np.array([np.nan]), row['step'], member.config.train.learning_rate)
       continue
-    outputs.write_png(outputs.frame_path(member.frames_dir, row['step']),
-                      frame)
+    if frame is not None:
+      outputs.write_png(outputs.frame_path(member.frames_dir, row['step']),
+                        frame)
     outputs.append_metrics(member.workdir / 'metrics.jsonl', row)
     member.rows.append(row)
-  return frames
+  return preds
 
 
 def save_checkpoints(managers, members: list[Member], arrays: GroupArrays):
@@ -368,20 +389,19 @@ def fit_members(members: list[Member], states: list[steps.TrainState],
                                        first_step)
     outputs.write_metrics(member.workdir / 'metrics.jsonl', member.rows)
   num_params = models.count_params(states[0].params)
+  task = members[0].task
   logging.info('%d member(s) from step %d: encoding %s; model %s with %d '
-               'parameters; %d train / %d test pixels', len(members),
-               first_step, encodings.describe(config.encoding),
-               config.model.name, num_params,
-               members[0].dataset.train_coords.shape[0],
-               members[0].dataset.test_coords.shape[0])
+               'parameters; %s', len(members), first_step,
+               encodings.describe(config.encoding, task.dim),
+               config.model.name, num_params, task.describe())
   arrays = group_arrays(members, states)
   predict = jax.jit(jax.vmap(
       steps.make_predict_fn(arrays.state.apply_fn, config.encoding.name,
                             config.train.chunk_size), in_axes=(0, 0, None)))
-  run_steps = CompiledSteps(config, arrays)
-  # The step and test predictions of the newest evaluation.
-  evaluated_step, frames = first_step, record_evaluation(predict, arrays,
-                                                         members)
+  run_steps = CompiledSteps(config, arrays, task.objective)
+  # The step and predictions (on eval_coords) of the newest evaluation.
+  evaluated_step, preds = first_step, record_evaluation(predict, arrays,
+                                                        members)
   bar = tqdm.tqdm(total=num_steps, initial=first_step, disable=not progress,
                   unit='step', dynamic_ncols=True)
   with guards.StopRequests() as stop, bar:
@@ -395,7 +415,7 @@ def fit_members(members: list[Member], states: list[steps.TrainState],
       bar.update(length)
       if arrays.step % every == 0 or arrays.step == num_steps:
         evaluated_step = arrays.step
-        frames = record_evaluation(predict, arrays, members)
+        preds = record_evaluation(predict, arrays, members)
         bar.set_postfix(test_psnr=', '.join(
             f'{m.rows[-1]["test_psnr"]:.2f}' for m in members[:4]
             if not m.failure))
@@ -413,53 +433,49 @@ def fit_members(members: list[Member], states: list[steps.TrainState],
             'resumed_from_step': first_step, 'group_size': len(members),
             'chunk_size': config.train.chunk_size}
   if evaluated_step != arrays.step:
-    frames = record_evaluation(predict, arrays, members)
+    preds = record_evaluation(predict, arrays, members)
   for member in members:
     member.failure = member.failure or guards.loss_rose(member.rows,
                                                         member.config.train)
-  return write_final_outputs(predict, arrays, members, frames, num_params,
+  return write_final_outputs(predict, arrays, members, preds, num_params,
                              timing)
 
 
 def evaluate(predict, arrays: GroupArrays, members: list[Member]):
-  """Train/test PSNR of every member's current fit and its test-pixel image.
+  """Every member's task evaluation (Task.evaluate) of its current fit.
 
   Returns:
-    Per member a metrics row {'step', 'loss', 'train_psnr', 'test_psnr'}
-    (loss is 0.5 * train MSE), and per member the test prediction as an
-    (h, w, 3) image.
+    Per member a metrics row {'step', 'loss', 'train_psnr', 'test_psnr',
+    ...}, per member its frame (an (H, W, 3) picture or None), and per
+    member its predictions {name: (Q, C)} on the task's eval_coords.
   """
-  dataset = members[0].dataset
   state, encoding_params = arrays.state, arrays.encoding_params
-  train_pred = np.asarray(predict(state.params, encoding_params,
-                                  dataset.train_coords))
-  test_pred = np.asarray(predict(state.params, encoding_params,
-                                 dataset.test_coords))
-  rows, frames = [], []
+  group_preds = {name: np.asarray(predict(state.params, encoding_params,
+                                          coords))
+                 for name, coords in members[0].task.eval_coords.items()}
+  rows, frames, preds = [], [], []
   for index, member in enumerate(members):
-    train_mse = float(metrics.mse(train_pred[index],
-                                  member.dataset.train_pixels))
-    test_mse = float(metrics.mse(test_pred[index],
-                                 member.dataset.test_pixels))
-    rows.append({'step': int(state.step[index]), 'loss': 0.5 * train_mse,
-                 'train_psnr': float(metrics.psnr_from_mse(train_mse)),
-                 'test_psnr': float(metrics.psnr_from_mse(test_mse))})
-    frames.append(test_pred[index].reshape(*dataset.test_shape, 3))
-  return rows, frames
+    member_preds = {name: p[index] for name, p in group_preds.items()}
+    row, frame = member.task.evaluate(member_preds)
+    rows.append({'step': int(state.step[index]), **row})
+    frames.append(frame)
+    preds.append(member_preds)
+  return rows, frames, preds
 
 
 def write_final_outputs(predict, arrays: GroupArrays, members: list[Member],
-                        test_predictions, num_params, timing
+                        eval_preds, num_params, timing
                         ) -> list[dict[str, Any]]:
   """Renders, plots and summarises each member that did not fail.
 
-  `test_predictions`: per member its (h, w, 3) test-pixel prediction at the
-  final step (for SSIM).
+  `eval_preds`: per member its predictions on eval_coords at the final step.
+  The fit is rendered on the task's grid (data.coordinate_grid).
   """
-  resolution = members[0].config.data.resolution
-  reconstructions = np.asarray(predict(
+  task = members[0].task
+  shape = task.signal_shape
+  signals = np.asarray(predict(
       arrays.state.params, arrays.encoding_params,
-      data.coordinate_grid(resolution).reshape(-1, 2)))
+      data.coordinate_grid(shape[0], task.dim).reshape(-1, task.dim)))
   results = []
   for index, member in enumerate(members):
     if member.failure:
@@ -467,42 +483,39 @@ def write_final_outputs(predict, arrays: GroupArrays, members: list[Member],
       results.append({'error': member.failure})
       continue
     workdir, rows = member.workdir, member.rows
-    test_image = member.dataset.test_pixels.reshape(
-        *member.dataset.test_shape, 3)
-    outputs.write_png(workdir / 'target.png', member.image)
-    outputs.write_png(workdir / 'reconstruction.png',
-                      reconstructions[index].reshape(member.image.shape))
-    outputs.write_gif(workdir / 'progress.gif', member.frames_dir,
-                      member.config.train.num_steps)
+    task_fields = member.task.write_outputs(
+        workdir, signals[index].reshape(*shape, task.out_dim),
+        eval_preds[index], rows)
     outputs.plot_curves(workdir / 'curves.png', rows,
-                        title=encodings.describe(member.config.encoding))
+                        title=encodings.describe(member.config.encoding,
+                                                 task.dim))
     model_bytes = 4 * num_params
     encoding_bytes = int(sum(np.asarray(v).nbytes
                              for v in member.encoding_params.values()))
     summary = {
+        'task': member.task.name,
         'step': rows[-1]['step'],
         'train_psnr': rows[-1]['train_psnr'],
         'test_psnr': rows[-1]['test_psnr'],
-        'ssim': float(metrics.ssim(test_predictions[index], test_image)),
         'num_params': num_params,
         'model_bytes': model_bytes,
         'encoding_bytes': encoding_bytes,
-        'image_bytes': len(outputs.png_bytes(member.image)),
+        # Per grid point: pixel, voxel or sample.
         'bits_per_pixel': (8 * (model_bytes + encoding_bytes)
-                           / member.image.shape[0]**2),
+                           / int(np.prod(shape))),
+        **task_fields,
         **timing,
     }
     outputs.write_json(workdir / 'summary.json', summary)
-    logging.info('%s finished: train PSNR %.2f dB, test PSNR %.2f dB, SSIM '
-                 '%.3f', workdir, summary['train_psnr'], summary['test_psnr'],
-                 summary['ssim'])
+    logging.info('%s finished: train PSNR %.2f dB, test PSNR %.2f dB',
+                 workdir, summary['train_psnr'], summary['test_psnr'])
     results.append(summary)
   return results
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir,
                        progress: bool = True) -> dict[str, Any]:
-  """Fits one image as the config says, writing every output into `workdir`.
+  """Fits one task as the config says, writing every output into `workdir`.
 
   A group of one member: resumes from the newest checkpoint in `workdir`,
   returns the existing summary at once if the run already finished.

@@ -66,7 +66,7 @@ def text_folder(tmp_path_factory):
 
 def test_table1(tmp_path, paper_npz):
   result = run_tiny(table1, tmp_path, f'--natural_npz={paper_npz}',
-                    '--matmul_precision=bfloat16')
+                    '--matmul_precision=bfloat16', '--rows=natural,text')
   assert set(result['cells']) == {f'{d}/{e}' for d in table1.DATASETS
                                   for e in table1.ENCODINGS}
   natural = result['cells']['natural/gaussian']
@@ -104,7 +104,8 @@ def test_table1_reads_a_folder_and_a_subset(tmp_path, paper_npz, text_folder):
   # The paper preset's protocol (512 px) is too slow here: the tiny preset
   # with the paper's data, one image of each set.
   result = run_tiny(table1, tmp_path, f'--natural_npz={paper_npz}',
-                    f'--text_dir={text_folder}', '--images=1')
+                    f'--text_dir={text_folder}', '--images=1',
+                    '--rows=text,natural')
   assert result['cells']['text/gaussian']['images'] == [f'{text_folder}:0']
   assert result['cells']['natural/none']['images'] == [
       f'{paper_npz}:test_data:0']
@@ -115,6 +116,25 @@ def test_table1_reads_a_folder_and_a_subset(tmp_path, paper_npz, text_folder):
       iio.imread(text_folder / 'a.png')[16:48, 16:48])
   for cell in result['cells'].values():
     assert len(cell['test_psnr']) == 1 and math.isfinite(cell['test_psnr'][0])
+
+
+def test_table1_ct_and_mri_rows_use_the_papers_settings():
+  cpu = table1.PRESETS['cpu']
+  expected = {  # (sigma_g, sigma_p, lr none, lr gaussian): the paper's
+      'ct': (4.0, 3.0, 1e-2, 1e-3), 'mri': (5.0, 4.0, 2e-3, 2e-3)}
+  for row, (sigma, sigma_p, lr_none, lr_gaussian) in expected.items():
+    configs = {e: table1.fit_config(cpu, row, e, 'shepp:8')
+               for e in table1.ENCODINGS}
+    assert configs['gaussian'].encoding.sigma == sigma  # not rescaled
+    assert configs['positional'].encoding.sigma_p == sigma_p
+    assert configs['none'].train.learning_rate == lr_none
+    assert configs['gaussian'].train.learning_rate == lr_gaussian
+    assert all(c.task.name == row for c in configs.values())
+  assert table1.fit_config(cpu, 'ct', 'none', 'shepp:8').data.resolution == 128
+  assert table1.fit_config(cpu, 'mri', 'none', 'shepp:6').data.resolution == 32
+  with pytest.raises(CppnError, match='--rows=ct,pet names pet'):
+    table1.parse_rows('ct,pet')
+  assert table1.parse_rows('mri,ct') == ('ct', 'mri')
 
 
 def test_table1_image_sets(text_folder):

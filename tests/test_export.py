@@ -139,7 +139,8 @@ def test_reported_size_is_the_file_size_on_disk(exported, run, precision,
 def test_fp32_export_holds_the_checkpoint_exactly(run, exported):
   config, params, encoding_params = export.load_run(run[0])
   loaded = export.load_exported(exported['fp32'][0])
-  model_config, encoding_name, loaded_params, loaded_encoding = loaded
+  model_config, encoding_name, loaded_params, loaded_encoding = loaded[:4]
+  assert (loaded.dim, loaded.out_dim) == (2, 3)  # an image: 2D, RGB
   assert model_config.to_dict() == config.model.to_dict()
   assert encoding_name == config.encoding.name == 'gaussian'
   for a, b in zip(jax.tree_util.tree_leaves(params),

@@ -54,10 +54,18 @@ def test_resume_after_a_crash_matches_an_uninterrupted_run(tmp_path):
   assert metric_steps(crashed) == [0, 20, 40, 60]  # no duplicate, no gap
 
 
+# configs/test.py's test PSNR on a CPU from the trainer before fits went
+# through cppn/tasks (an image is now the identity operator of a task).
+IMAGE_TEST_PSNR_BEFORE_TASKS = 16.103151321411133
+
+
 def test_finished_run_is_not_rerun(tmp_path):
   first = run_test_config(tmp_path)
   again = run_test_config(tmp_path)
   assert again == first
+  if jax.default_backend() == 'cpu':
+    assert first['test_psnr'] == pytest.approx(IMAGE_TEST_PSNR_BEFORE_TASKS,
+                                               abs=1e-3)
 
 
 def test_workdir_with_another_config_is_refused(tmp_path):
