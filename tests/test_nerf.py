@@ -53,8 +53,9 @@ def test_chunked_render_is_the_one_call_render():
   # Chunks of 50 rays, the last padded, against one call on all 72.
   chunked = nerf.make_render_fn(state.apply_fn, 'gaussian', sampling, 50)(
       state.params, encoding, origins, directions)
-  whole = nerf.render_rays(state.params, state.apply_fn, 'gaussian', encoding,
-                           origins, directions, sampling)
+  whole = jax.jit(lambda params: nerf.render_rays(
+      params, state.apply_fn, 'gaussian', encoding, origins, directions,
+      sampling))(state.params)
   for name in ('rgb', 'depth', 'opacity'):
     assert chunked[name].shape == whole[name].shape
     np.testing.assert_allclose(chunked[name], whole[name], atol=1e-4)
