@@ -170,7 +170,8 @@ def mesh_shape(path, name: str | None = None) -> Shape:
   path = pathlib.Path(path)
   try:
     mesh = trimesh.load(path, force='mesh')
-  except Exception as e:  # trimesh raises many kinds  pylint: disable=broad-except
+  # trimesh raises many kinds of errors on a bad file.
+  except Exception as e:  # pylint: disable=broad-except
     raise CppnError(f'cannot read mesh {path}: {e}') from e
   if not isinstance(mesh, trimesh.Trimesh) or len(mesh.faces) == 0:
     raise CppnError(f'mesh {path} has no triangles')

@@ -16,15 +16,16 @@ boxes and spheres with procedural textures, the paper's camera model, 100 /
 a tiny-NeRF FILE.npz).
 
   python -m experiments.nerf --preset=cpu --workdir=runs/nerf \
-      [--data=synthetic|FOLDER|FILE.npz] [--encodings=none,gaussian]
+      [--data=synthetic|FOLDER|FILE.npz] [--encodings=none,gaussian] \
+      [--near=2 --far=6 --num_samples=S]
 
 Writes, per encoding, ENCODING/ with metrics.jsonl (validation PSNR at
-step 0 and over training), test_views.png (test views: truth, fit, fitted depth, true
-depth when known), depth.png, turntable.gif (novel views on a circle at 30
-degrees elevation) and summary.json; then nerf.md and nerf.json (test PSNR
-mean +- std over the test views beside the paper's). A rerun skips
-encodings whose summary.json exists. The paper's numbers are on Blender's
-Lego scene, so only the ordering carries over. Presets: tiny (seconds,
+step 0 and over training), test_views.png (test views: truth, fit, fitted
+depth, true depth when known), depth.png, turntable.gif (novel views on a
+circle at 30 degrees elevation) and summary.json; then nerf.md and
+nerf.json (test PSNR mean +- std over the test views beside the paper's).
+A rerun skips encodings whose summary.json exists. The paper's numbers are
+on Blender's Lego scene, so only the ordering carries over. Presets: tiny (seconds,
 tests), cpu (64 px views, 32 samples, 1000 steps of 512 rays on 2 CPU
 cores), paper (400 px, 128 samples, 50,000 steps of 1024 rays; for a
 GPU).
@@ -107,14 +108,13 @@ def view_psnrs(render, params, encoding_params, images, poses, focal):
   return np.array(psnrs), renders
 
 
-def fit(views: nerf_data.Views, preset: Preset, name: str,
-        workdir: pathlib.Path, progress: bool) -> dict[str, Any]:
+def fit(views: nerf_data.Views, preset: Preset, sampling: nerf.Sampling,
+        name: str, workdir: pathlib.Path, progress: bool) -> dict[str, Any]:
   """Fits one encoding and writes its outputs; returns its summary."""
   summary = fit_loop.finished_summary(workdir)
   if summary is not None:
     return summary
   start = time.time()
-  sampling = nerf.Sampling(rays.PAPER_NEAR, rays.PAPER_FAR, preset.num_samples)
   config, encoding = fit_loop.encoding(name, SIGMA_G, SIGMA_P,
                                        preset.num_features)
   state = steps.create_train_state(
@@ -198,12 +198,14 @@ def write_pictures(workdir, images, renders, true_depths, focal, preset,
 
 
 def table_markdown(results: dict[str, dict[str, Any]], preset_name: str,
-                   preset: Preset, data: str, minutes: float) -> str:
+                   preset: Preset, sampling: nerf.Sampling, data: str,
+                   minutes: float) -> str:
   """nerf.md: test PSNR per encoding beside the paper's."""
   lines = [
       '# NeRF row of Table 1: test-view PSNR (dB)', '',
       f'Preset {preset_name}: data {data}, {preset.size} px synthetic views '
-      f'(a user\'s keep their size), {preset.num_samples} samples per ray, '
+      f'(a user\'s keep their size), {sampling.num_samples} samples per ray '
+      f'on [{sampling.near:g}, {sampling.far:g}], '
       f'{preset.batch_rays} rays x {preset.num_steps} steps, '
       f'{preset.depth} x {preset.width} MLP, m = {preset.num_features}; '
       f'{minutes:.1f} minutes on {common.machine()}.', '',
@@ -220,24 +222,35 @@ def define_flags(flag_values: flags.FlagValues):
                       flag_values=flag_values)
   flags.DEFINE_list('encodings', list(ENCODINGS), 'Encodings to fit, of: '
                     + ', '.join(ENCODINGS), flag_values=flag_values)
+  flags.DEFINE_float('near', rays.PAPER_NEAR, 'First depth along each ray.',
+                     flag_values=flag_values)
+  flags.DEFINE_float('far', rays.PAPER_FAR, 'Last depth along each ray.',
+                     flag_values=flag_values)
+  flags.DEFINE_integer('num_samples', 0, 'Samples per ray; 0: the preset\'s.',
+                       flag_values=flag_values)
 
 
-def run(preset_name: str, workdir: pathlib.Path, progress: bool, data: str,
-        encodings: list[str]):  # pylint: disable=redefined-outer-name
+# pylint: disable-next=redefined-outer-name
+def run(preset_name: str, workdir: pathlib.Path, progress: bool,
+        data: str = 'synthetic', encodings=ENCODINGS,
+        near: float = rays.PAPER_NEAR, far: float = rays.PAPER_FAR,
+        num_samples: int = 0):
   """Fits every encoding, writes nerf.md and nerf.json."""
   fit_loop.check_encodings(encodings, ENCODINGS)
   preset = PRESETS[preset_name]
+  sampling = nerf.Sampling(near, far, num_samples or preset.num_samples)
   views = (nerf_data.synthetic_views(preset.size, preset.views)
            if data == 'synthetic' else nerf_data.load_views(data, preset.size))
-  results = {name: fit(views, preset, name, workdir / name, progress)
+  results = {name: fit(views, preset, sampling, name, workdir / name, progress)
              for name in ENCODINGS if name in encodings}
   minutes = sum(r['wall_seconds'] for r in results.values()) / 60
   common.write_report(workdir, 'nerf', {
       'preset': preset_name, 'settings': dataclasses.asdict(preset),
-      'data': data, 'paper_psnr': PAPER_PSNR, 'results': results,
+      'sampling': dataclasses.asdict(sampling), 'data': data,
+      'paper_psnr': PAPER_PSNR, 'results': results,
       'machine': common.machine()},
-                      table_markdown(results, preset_name, preset, data,
-                                     minutes))
+                      table_markdown(results, preset_name, preset, sampling,
+                                     data, minutes))
 
 
 COMMAND = command.experiment(run, define_flags)

@@ -22,10 +22,10 @@ of 32,768 points on the bunny takes longer than a training step).
       [--shapes=bumpy,bunny,PATH.obj] [--encodings=none,gaussian]
 
 Writes, per shape and encoding, SHAPE/ENCODING/ with metrics.jsonl
-(validation IoUs at step 0 and over training), fit.obj (marching cubes of logit = 0),
-shape.png (the true surface beside the fit, as normal maps), turntable.gif
-(both, turning) and summary.json; then occupancy.md and occupancy.json
-(IoU per test set, mean over shapes, beside the paper's). A rerun skips
+(validation IoUs at step 0 and over training), fit.obj (marching cubes of
+logit = 0), shape.png (the true surface beside the fit, as normal maps),
+turntable.gif (both, turning) and summary.json; then occupancy.md and
+occupancy.json (IoU per test set, mean over shapes, beside the paper's). A rerun skips
 fits whose summary.json exists. The paper's numbers are on Stanford scans
 (dragon, armadillo, buddha), so only the ordering carries over. Presets:
 tiny (seconds, tests; lr 1e-2), cpu (the bumpy solid, 1000 steps of 8192 points;
@@ -220,8 +220,9 @@ def define_flags(flag_values: flags.FlagValues):
                     + ', '.join(ENCODINGS), flag_values=flag_values)
 
 
+# pylint: disable-next=redefined-outer-name
 def run(preset_name: str, workdir: pathlib.Path, progress: bool,
-        shapes: list[str] | None, encodings: list[str]):  # pylint: disable=redefined-outer-name
+        shapes=None, encodings=ENCODINGS):
   """Fits every shape and encoding, writes occupancy.md and occupancy.json."""
   fit_loop.check_encodings(encodings, ENCODINGS)
   preset = PRESETS[preset_name]

@@ -1,4 +1,4 @@
-r"""Table 1 of Tancik et al. 2020: every row (2D images, 2D CT, 3D MRI, 3D shape, NeRF).
+r"""Table 1 of Tancik et al. 2020: images, CT, MRI, 3D shape and NeRF rows.
 
 Natural and text images x the encodings none / basic / positional
 (log_linear, sigma_p) / gaussian (sigma_g), the paper's network (4 x 256
@@ -367,9 +367,7 @@ def run_script_row(row: str, preset_name: str, workdir: pathlib.Path,
   script, name = {'shape': (occupancy, 'occupancy'), 'nerf': (nerf, 'nerf')}[
       row]
   workdir.mkdir(parents=True, exist_ok=True)
-  arguments = ({'shapes': None} if row == 'shape' else {'data': 'synthetic'})
-  script.run(preset_name, workdir, progress, encodings=list(ENCODINGS),
-             **arguments)
+  script.run(preset_name, workdir, progress, encodings=list(ENCODINGS))
   report = outputs.read_json(workdir / f'{name}.json')
   report['markdown'] = (workdir / f'{name}.md').read_text()
   return report

@@ -134,3 +134,14 @@ def test_tiny_fit_raises_psnr_and_writes_pictures_and_table(tmp_path):
                                                                       12)
   table = (tmp_path / 'nerf.md').read_text()
   assert '| none |' in table and '22.41' in table
+
+
+def test_bad_sampling_on_the_command_line_is_one_error_line(tmp_path, capsys):
+  with pytest.raises(SystemExit) as exit_info:
+    cli.call(nerf_experiment.COMMAND, ['--preset=tiny', f'--workdir={tmp_path}',
+                                       '--near=6', '--far=2'])
+  assert exit_info.value.code == 1
+  err = capsys.readouterr().err.strip().splitlines()
+  assert err == ['error: ray sampling needs 0 <= near < far, got near=6.0, '
+                 'far=2.0']
+  assert not list(tmp_path.iterdir())

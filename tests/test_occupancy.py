@@ -127,3 +127,18 @@ def test_tiny_fit_raises_iou_and_writes_mesh_pictures_and_table(tmp_path):
   assert iio.imread(run / 'turntable.gif').shape[:3] == (3, 32, 64)
   table = (tmp_path / 'occupancy.md').read_text()
   assert '| none |' in table and '0.864' in table
+
+
+def test_unreadable_mesh_on_the_command_line_is_one_error_line(tmp_path,
+                                                               capsys):
+  garbage = tmp_path / 'garbage.stl'
+  garbage.write_bytes(b'\x00' * 10)
+  with pytest.raises(SystemExit) as exit_info:
+    cli.call(occupancy_experiment.COMMAND, [
+        '--preset=tiny', f'--workdir={tmp_path / "out"}',
+        f'--shapes={garbage}'])
+  assert exit_info.value.code == 1
+  err = capsys.readouterr().err.strip().splitlines()
+  assert len(err) == 1 and err[0].startswith('error: ')
+  assert 'garbage.stl' in err[0]
+  assert not list((tmp_path / 'out').iterdir())
