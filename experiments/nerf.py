@@ -19,16 +19,15 @@ a tiny-NeRF FILE.npz).
       [--data=synthetic|FOLDER|FILE.npz] [--encodings=none,gaussian] \
       [--near=2 --far=6 --num_samples=S]
 
-Writes, per encoding, ENCODING/ with metrics.jsonl (validation PSNR at
-step 0 and over training), test_views.png (test views: truth, fit, fitted
-depth, true depth when known), depth.png, turntable.gif (novel views on a
-circle at 30 degrees elevation) and summary.json; then nerf.md and
-nerf.json (test PSNR mean +- std over the test views beside the paper's).
-A rerun skips encodings whose summary.json exists. The paper's numbers are
-on Blender's Lego scene, so only the ordering carries over. Presets: tiny (seconds,
+Writes, per encoding, ENCODING/ with metrics.jsonl (validation PSNR at step
+0 and over training), test_views.png (test views: truth, fit, fitted depth,
+true depth when known), depth.png, turntable.gif (novel views on a circle at
+30 degrees elevation) and summary.json; then nerf.md and nerf.json (test
+PSNR mean +- std over the test views beside the paper's). A rerun skips
+encodings whose summary.json exists. The paper's numbers are on Blender's
+Lego scene, so only the ordering carries over. Presets: tiny (seconds,
 tests), cpu (64 px views, 32 samples, 1000 steps of 512 rays on 2 CPU
-cores), paper (400 px, 128 samples, 50,000 steps of 1024 rays; for a
-GPU).
+cores), paper (400 px, 128 samples, 50,000 steps of 1024 rays; for a GPU).
 """
 
 import dataclasses

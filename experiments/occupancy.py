@@ -25,11 +25,12 @@ Writes, per shape and encoding, SHAPE/ENCODING/ with metrics.jsonl
 (validation IoUs at step 0 and over training), fit.obj (marching cubes of
 logit = 0), shape.png (the true surface beside the fit, as normal maps),
 turntable.gif (both, turning) and summary.json; then occupancy.md and
-occupancy.json (IoU per test set, mean over shapes, beside the paper's). A rerun skips
-fits whose summary.json exists. The paper's numbers are on Stanford scans
-(dragon, armadillo, buddha), so only the ordering carries over. Presets:
-tiny (seconds, tests; lr 1e-2), cpu (the bumpy solid, 1000 steps of 8192 points;
-2 CPU cores), paper (bunny, bumpy and gyroid, the full protocol; for a GPU).
+occupancy.json (IoU per test set, mean over shapes, beside the paper's). A
+rerun skips fits whose summary.json exists. The paper's numbers are on
+Stanford scans (dragon, armadillo, buddha), so only the ordering carries
+over. Presets: tiny (seconds, tests; lr 1e-2), cpu (the bumpy solid, 1000
+steps of 8192 points; 2 CPU cores), paper (bunny, bumpy and gyroid, the full
+protocol; for a GPU).
 """
 
 import dataclasses
