@@ -224,7 +224,8 @@ def result_rows(members: Sequence[Entry],
       row.update(status='failed', error=result['error'])
     else:
       row.update(status='finished', train_psnr=result['train_psnr'],
-                 test_psnr=result['test_psnr'], ssim=result['ssim'],
+                 test_psnr=result['test_psnr'],
+                 ssim=result.get('ssim', ''),  # images only
                  num_params=result['num_params'],
                  seconds=result['wall_seconds'], error='')
     rows.append(row)
@@ -265,10 +266,13 @@ def swept_numeric_field(members: Sequence[Entry]) -> str | None:
 
 def write_figures(workdir: pathlib.Path, members: Sequence[Entry],
                   rows: Sequence[dict[str, Any]]):
-  """comparison.png, curves.png and psnr_vs_FIELD.png, from finished members."""
-  if not any(row['status'] == 'finished' for row in rows):
+  """comparison.png (for tasks that write reconstruction.png: not 1D
+  signals), curves.png and psnr_vs_FIELD.png, from finished members."""
+  finished = [m for m, row in zip(members, rows) if row['status'] == 'finished']
+  if not finished:
     return
-  plot_comparison(workdir / 'comparison.png', members, rows)
+  if (finished[0].workdir / 'reconstruction.png').exists():
+    plot_comparison(workdir / 'comparison.png', members, rows)
   plot_test_curves(workdir / 'curves.png', members)
   field = swept_numeric_field(members)
   if field:

@@ -2,7 +2,8 @@ r"""Training speed against the machine's matmul ceiling and the reference loop.
 
   python -m experiments.benchmark --preset=cpu --workdir=runs/benchmark \
       [--sizes=64,128] [--rounds=10] [--round_seconds=0.6] [--cli] [--sweep] \
-      [--paper_fit] [--table1=PRESET] [--table1_precisions=float32,bfloat16]
+      [--paper_fit] [--table1=PRESET] [--table1_precisions=float32,bfloat16] \
+      [--tasks=ct,mri]
 
 Presets: tiny (one 16 px size, 2 short rounds: the test's), cpu (64 to 512
 px), paper (the same sizes, plus --paper_fit and --table1=paper at three
@@ -49,7 +50,14 @@ cppn and of the reference, start to finish in its process. With
 experiments.table1` at that preset once per --table1_precisions entry
 (model.matmul_precision), each into its own folder under --workdir, and
 tabulates wall minutes beside the mean test PSNRs, so the PSNR cost of TF32
-and bf16 matmuls stands beside their speed. Writes benchmark.json and
+and bf16 matmuls stands beside their speed. With --tasks (preset paper:
+ct,mri) it also times the paper's CT fit at 512 px (262,144 network
+evaluations a step through the projection operator) and MRI fit at 96^3
+(884,736 through the masked 3D FFT), configs/ct.py and configs/mri.py,
+each in a fresh process: rounds of steps as above (the model's FLOPs, counted
+as for an image fit, over each round's matmul rate; the exact chunked
+gradient's second forward pass is not counted) and the process's peak
+resident memory. Writes benchmark.json and
 benchmark.md into --workdir. Run it on a quiet machine: a second busy
 process of our own halves every number. The measurement processes import
 no more of cppn than they measure (this module imports only absl,
@@ -80,9 +88,17 @@ NUM_ROUNDS = 10  # timing rounds per measurement
 SECONDS_PER_ROUND = 0.6  # default training time of one round
 
 
-def flops_per_pixel(depth=DEPTH, width=WIDTH, num_inputs=2 * NUM_FEATURES):
-  """Minimal training FLOPs per pixel per step of an MLP with 3 outputs."""
-  widths = [num_inputs] + [width] * (depth - 1) + [3]
+# The paper's CT and MRI fits (--tasks): the side N of each (N^2 or N^3
+# network evaluations a step) and its number of outputs.
+TASK_SIZES = {'ct': 512, 'mri': 96}
+TASK_OUTPUTS = 1
+
+
+def flops_per_pixel(depth=DEPTH, width=WIDTH, num_inputs=2 * NUM_FEATURES,
+                    out_dim=3):
+  """Minimal training FLOPs per pixel per step of an MLP with out_dim
+  outputs."""
+  widths = [num_inputs] + [width] * (depth - 1) + [out_dim]
   macs = [a * b for a, b in zip(widths[:-1], widths[1:])]
   return 6 * sum(macs) - 2 * macs[0]
 
@@ -131,6 +147,7 @@ class Preset:
   paper_fit: bool = False  # time one 512 px, 2000-step fit of each method
   table1: str | None = None  # time experiments.table1 at this preset
   table1_precisions: tuple[str, ...] = ('float32', 'bfloat16')
+  tasks: tuple[str, ...] = ()  # time the paper's fits of these (TASK_SIZES)
 
 
 PRESETS = {
@@ -138,7 +155,7 @@ PRESETS = {
     'cpu': Preset(sizes=(64, 128, 256, 512)),
     'paper': Preset(sizes=(64, 128, 256, 512), paper_fit=True, table1='paper',
                     table1_precisions=('float32', 'tensorfloat32',
-                                       'bfloat16')),
+                                       'bfloat16'), tasks=('ct', 'mri')),
 }
 
 
@@ -189,6 +206,48 @@ def cppn_rounds(size, num_steps, num_rounds):
   return timed_rounds(run_round, num_rounds)
 
 
+def task_points(task, size):
+  """Network evaluations a step of the task's fit at side `size`."""
+  return size ** {'ct': 2, 'mri': 3}[task]
+
+
+def task_rounds(task, size, num_rounds, round_seconds):
+  """Rounds of steps of the paper's CT or MRI fit (configs/ct.py, mri.py)
+  at side `size`, built by train.build_fit, after a first call that
+  compiles."""
+  import importlib  # pylint: disable=g-import-not-at-top
+  from cppn import train  # pylint: disable=g-import-not-at-top
+  config = importlib.import_module(f'configs.{task}').get_config()
+  config.data.resolution = size
+  fit = train.build_fit(config)
+  seconds_per_step = (task_points(task, size) * flops_per_pixel(
+      out_dim=TASK_OUTPUTS) / (matmul_gflops() * 1e9))
+  num_steps = max(1, round(round_seconds / seconds_per_step))
+  fit.train(num_steps)
+
+  def run_round():
+    tic = time.perf_counter()
+    fit.train(num_steps)
+    return num_steps / (time.perf_counter() - tic)
+
+  return {**timed_rounds(run_round, num_rounds), 'steps_per_round': num_steps}
+
+
+def task_row(task, size, measured):
+  """A --tasks row: medians of steps/s and of each round's fraction of the
+  matmul rate, achieved GFLOP/s, peak resident MB."""
+  flops = task_points(task, size) * flops_per_pixel(out_dim=TASK_OUTPUTS)
+  fractions = [rate * flops / 1e9 / matmul for rate, matmul in zip(
+      measured['steps_per_second'], measured['matmul_gflops'])]
+  return {'task': task, 'size': size, 'points': task_points(task, size),
+          'steps_per_second': median(measured['steps_per_second']),
+          'gflops': median(measured['steps_per_second']) * flops / 1e9,
+          'matmul_gflops': median(measured['matmul_gflops']),
+          'fraction_of_matmul': median(fractions),
+          'fraction_of_matmul_range': [min(fractions), max(fractions)],
+          'peak_mb': measured['peak_mb'], 'rounds': measured}
+
+
 def astronaut(size):
   """The benchmark's image: (size, size, 3) in [0, 1]."""
   from cppn import data  # pylint: disable=g-import-not-at-top
@@ -234,6 +293,9 @@ def reference_fit_seconds(size, num_steps):
 def measure(method, size, num_steps, num_rounds, round_seconds):
   """One measurement in this process (see measure_in_subprocess)."""
   peak_mb = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+  if method in TASK_SIZES:
+    return {**task_rounds(method, size, num_rounds, round_seconds),
+            'peak_mb': peak_mb()}
   if num_steps:
     fit_seconds = {'cppn': cppn_fit_seconds, 'reference': reference_fit_seconds}
     return {'wall_seconds': fit_seconds[method](size, num_steps),
@@ -433,6 +495,19 @@ def markdown(result):
     lines += ['', 'one paper-protocol fit (512 px, 2000 steps), wall seconds '
               f'in its process: cppn {fit["cppn"]:.1f}, reference '
               f'{fit["reference"]:.1f}']
+  if result.get('tasks'):
+    lines += ['', 'the paper\'s CT and MRI fits (model FLOPs per step over '
+              'each round\'s burst matmul rate; medians, range in brackets):',
+              '', '| fit | network evaluations a step | steps/s | GFLOP/s | '
+              'matmul burst GFLOP/s | of burst | peak MB |',
+              '|---' * 7 + '|']
+    for r in result['tasks']:
+      low, high = r['fraction_of_matmul_range']
+      lines.append(
+          f'| {r["task"]} {r["size"]} | {r["points"]:,} | '
+          f'{r["steps_per_second"]:.3f} | {r["gflops"]:.1f} | '
+          f'{r["matmul_gflops"]:.0f} | {r["fraction_of_matmul"]:.0%} '
+          f'[{low:.0%}-{high:.0%}] | {r["peak_mb"]:.0f} |')
   if result.get('table1'):
     keys = list(result['table1'][0]['psnr'])
     lines += ['', f'experiments.table1 --preset={result["table1"][0]["preset"]}'
@@ -471,9 +546,16 @@ def define_flags(flag_values: flags.FlagValues):
                     flag_values=flag_values)
   flags.DEFINE_list('table1_precisions', None, 'model.matmul_precision '
                     'values for --table1.', flag_values=flag_values)
-  flags.DEFINE_enum('measure', None, ('cppn', 'reference'), 'Internal: one '
-                    'measurement, printed as JSON (the subprocesses).',
+  flags.DEFINE_list('tasks', None, 'Also time the paper\'s fits of these '
+                    'tasks: ' + ', '.join(TASK_SIZES) + ' (at --sizes\' '
+                    'first size when --measure is one).',
                     flag_values=flag_values)
+  flags.register_validator(
+      'tasks', lambda tasks: tasks is None or set(tasks) <= set(TASK_SIZES),
+      '--tasks takes ' + ', '.join(TASK_SIZES), flag_values=flag_values)
+  flags.DEFINE_enum('measure', None, ('cppn', 'reference') + tuple(TASK_SIZES),
+                    'Internal: one measurement, printed as JSON (the '
+                    'subprocesses).', flag_values=flag_values)
   flags.DEFINE_integer('steps', None, 'Internal: with --measure, one whole '
                        'fit of this many steps.', flag_values=flag_values)
 
@@ -485,7 +567,8 @@ def resolved_preset(preset_name: str, options: dict) -> Preset:
            'num_rounds': options['rounds'],
            'round_seconds': options['round_seconds'],
            'paper_fit': options['paper_fit'], 'table1': options['table1'],
-           'table1_precisions': precisions and tuple(precisions)}
+           'table1_precisions': precisions and tuple(precisions),
+           'tasks': options['tasks'] and tuple(options['tasks'])}
   return dataclasses.replace(PRESETS[preset_name], **{
       field: value for field, value in given.items() if value is not None})
 
@@ -524,6 +607,11 @@ def run(preset_name: str, workdir: pathlib.Path, progress: bool,
         method: measure_in_subprocess(method, 512,
                                       num_steps=2000)['wall_seconds']
         for method in ('cppn', 'reference')}
+  if preset.tasks:
+    result['tasks'] = [
+        task_row(task, TASK_SIZES[task], measure_in_subprocess(
+            task, TASK_SIZES[task], preset.num_rounds, preset.round_seconds))
+        for task in preset.tasks]
   if preset.table1:
     result['table1'] = [
         time_table1(preset.table1, precision, workdir / f'table1_{precision}')

@@ -56,6 +56,7 @@ from cppn import cli
 from cppn import encodings
 from cppn import ntk
 from cppn import outputs
+from cppn.tasks import signal1d
 from experiments import command
 from experiments import common
 
@@ -103,20 +104,6 @@ def grid(preset: Preset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
   v = np.arange(preset.num_points) / preset.num_points
   train = np.arange(0, preset.num_points, preset.train_every)
   return v, train, np.setdiff1d(np.arange(preset.num_points), train)
-
-
-def power_law_signal(key, num_points: int, band: int, alpha: float):
-  """A random real signal with spectrum (1 + k)^-alpha for k < band: -> (N,).
-
-  Complex Gaussian coefficients on frequencies 0 .. band-1, the real part of
-  their inverse FFT, rescaled to [-1/2, 1/2].
-  """
-  coefficients = np.zeros(num_points, np.complex128)
-  raw = np.asarray(jax.random.normal(key, (band, 2)), np.float64)
-  coefficients[:band] = (raw[:, 0] + 1j * raw[:, 1]) * (
-      1.0 + np.arange(band)) ** -alpha
-  signal = np.real(np.fft.ifft(coefficients))
-  return (signal - signal.min()) / (signal.max() - signal.min()) - 0.5
 
 
 def mappings(preset: Preset) -> dict[str, tuple[np.ndarray, np.ndarray] | None]:
@@ -196,9 +183,9 @@ def regression(preset: Preset, maps) -> dict[str, Any]:
   """Fig. 3: trains every mapping's network, predicts its curves with the NTK."""
   v, train, test = grid(preset)
   key_signal, key_init = jax.random.split(jax.random.PRNGKey(preset.seed))
-  signal = power_law_signal(key_signal, preset.num_points,
-                            preset.num_points // (2 * preset.train_every),
-                            preset.signal_power)
+  signal = signal1d.power_law_signal(
+      key_signal, preset.num_points, preset.signal_power,
+      band=preset.num_points // (2 * preset.train_every))
   inputs = {name: features(v, mapping) for name, mapping in maps.items()}
   kernels = {name: analytic_ntk(preset, x[train]) for name, x in inputs.items()}
   lr = 1.0 / max(np.linalg.eigvalsh(k)[-1] for k in kernels.values())

@@ -155,3 +155,26 @@ def test_benchmark_command_writes_its_report(tmp_path):
   assert float(body[3]) == pytest.approx(row['reference_steps_per_second'],
                                          abs=0.005)
   assert body[4] == f'{row["speedup"]:.2f}x'
+
+
+def test_task_row_arithmetic_by_hand():
+  # CT at 4 px: 16 network evaluations a step, one output: macs 512 * 256,
+  # 256 * 256 twice, 256 * 1 = 262,400; 6 * 262,400 - 2 * 131,072 =
+  # 1,312,256 FLOP each, 0.020996096 GFLOP a step. Rounds at 10, 40, 30
+  # steps/s over matmul rates 1, 2, 3 GFLOP/s: fractions 0.20996096,
+  # 0.41992192, 0.20996096.
+  measured = {'steps_per_second': [10.0, 40.0, 30.0],
+              'matmul_gflops': [1.0, 2.0, 3.0], 'steps_per_round': 5,
+              'peak_mb': 700.0}
+  row = benchmark.task_row('ct', 4, measured)
+  assert row['points'] == 16
+  assert row['steps_per_second'] == 30.0
+  assert row['gflops'] == pytest.approx(30 * 0.020996096)
+  assert row['fraction_of_matmul'] == pytest.approx(0.20996096)
+  assert row['fraction_of_matmul_range'] == pytest.approx(
+      [0.20996096, 0.41992192])
+  assert benchmark.task_row('mri', 3, measured)['points'] == 27
+  table = benchmark.markdown({
+      'matmul_gflops': 3.0, 'device': 'cpu', 'flops_per_pixel': 1.0,
+      'rows': [benchmark.table_row(64, 3, OURS, REF)], 'tasks': [row]})
+  assert '| ct 4 | 16 | 30.000 | 0.6 | 2 | 21% [21%-42%] | 700 |' in table

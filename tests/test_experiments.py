@@ -18,6 +18,7 @@ from cppn import data
 from cppn import encodings
 from cppn import outputs
 from cppn.errors import CppnError
+from cppn.tasks import signal1d
 from experiments import common
 from experiments import compare
 from experiments import embedding_size
@@ -325,7 +326,7 @@ def test_fit_minutes_counts_each_group_once():
 
 
 def test_power_law_signal_is_band_limited_and_scaled():
-  signal = ntk_1d.power_law_signal(jax.random.PRNGKey(0), 64, 16, 1.0)
+  signal = signal1d.power_law_signal(jax.random.PRNGKey(0), 64, 1.0, band=16)
   assert signal.min() == pytest.approx(-0.5) and signal.max() == pytest.approx(
       0.5)
   spectrum = np.abs(np.fft.rfft(signal))

@@ -18,7 +18,8 @@ optional extra: pip install cppn[mri]) resized to data.resolution^3 and
 scaled to [0, 1] by its minimum and maximum. The metric: PSNR of the
 clipped volume over every voxel (train_psnr = test_psnr).
 
-Outputs: slices.png (the three orthogonal mid-slices of target and fit),
+Outputs: target.png and reconstruction.png (the mid z-slice), slices.png
+(the three orthogonal mid-slices of target and fit),
 mask.png (the k-space mask's mid-slices, DC centred), progress.gif (target
 and fit, mid z-slice, at each evaluation); summary fields kspace_fraction
 and output_std (the clipped volume's std: 0 when a fit collapsed).
@@ -181,13 +182,18 @@ class MRITask(base.Task):
          fit[:, :, fit.shape[2] // 2]], axis=1))
 
   def write_outputs(self, workdir: pathlib.Path, signal, preds, rows):
-    plot_slices(workdir / 'slices.png', self.target[..., 0],
-                np.clip(signal[..., 0], 0, 1))
+    fit = np.clip(signal[..., 0], 0, 1)
+    middle = fit.shape[2] // 2
+    outputs.write_png(workdir / 'target.png',
+                      ct.grey_to_rgb(self.target[:, :, middle]))
+    outputs.write_png(workdir / 'reconstruction.png',
+                      ct.grey_to_rgb(fit[:, :, middle]))
+    plot_slices(workdir / 'slices.png', self.target[..., 0], fit)
     plot_mask(workdir / 'mask.png', self.observations['mask'])
     outputs.write_gif(workdir / 'progress.gif', workdir / 'frames',
                       rows[-1]['step'])
     return {'kspace_fraction': self.kspace_fraction,
-            'output_std': float(np.clip(signal, 0, 1).std())}
+            'output_std': float(fit.std())}
 
   def describe(self):
     n = self.objective.resolution

@@ -66,14 +66,24 @@ def tones(num_samples: int) -> np.ndarray:
   return (chord * np.exp(-3 * t)).astype(np.float32)
 
 
-def power_law_signal(num_samples: int, alpha: float, index: int) -> np.ndarray:
-  """The paper's 1/f^alpha signal `index`: (L,) float32 in [-0.5, 0.5]."""
-  key = jax.random.fold_in(jax.random.PRNGKey(POWERLAW_KEY), index)
-  real, imag = np.asarray(jax.random.normal(key, (2, num_samples)), np.float64)
-  frequency = np.abs(np.fft.fftfreq(num_samples, 1 / num_samples))
-  signal = np.real(np.fft.ifft((real + 1j * imag) * (1 + frequency) ** -alpha))
-  return ((signal - signal.min()) / (signal.max() - signal.min())
-          - 0.5).astype(np.float32)
+def power_law_signal(key, num_samples: int, alpha: float,
+                     band: int | None = None) -> np.ndarray:
+  """The paper's 1/f^alpha random signal: (L,) float64 in [-1/2, 1/2].
+
+  Complex Gaussian coefficients (jax.random.normal(key, (count, 2)): real,
+  imaginary) scaled by (1 + |k|)^-alpha on the frequencies k of an L-point
+  FFT (wrapped, |k| <= L/2), or with `band` only on k = 0 .. band - 1 (the
+  band-limited signal of the paper's regression figure, band <= L/2); the
+  real part of the inverse FFT, rescaled to [-1/2, 1/2].
+  """
+  count = band or num_samples
+  raw = np.asarray(jax.random.normal(key, (count, 2)), np.float64)
+  frequency = np.abs(np.fft.fftfreq(num_samples, 1 / num_samples))[:count]
+  coefficients = np.zeros(num_samples, np.complex128)
+  coefficients[:count] = (raw[:, 0] + 1j * raw[:, 1]) * (
+      1.0 + frequency) ** -alpha
+  signal = np.real(np.fft.ifft(coefficients))
+  return (signal - signal.min()) / (signal.max() - signal.min()) - 0.5
 
 
 def load_signal(config) -> tuple[np.ndarray, int | None]:
@@ -81,8 +91,10 @@ def load_signal(config) -> tuple[np.ndarray, int | None]:
   source, length = config.data.image, config.data.resolution
   match = _POWERLAW.fullmatch(source)
   if match:
-    return (power_law_signal(length, float(match['alpha']),
-                             int(match['index'])) + 0.5), None
+    key = jax.random.fold_in(jax.random.PRNGKey(POWERLAW_KEY),
+                             int(match['index']))
+    signal = power_law_signal(key, length, float(match['alpha'])) + 0.5
+    return signal.astype(np.float32), None
   if source == 'tones':
     return (tones(length) + 1) / 2, SAMPLE_RATE
   if not source.endswith('.wav'):
