@@ -10,9 +10,11 @@ Sources (`load_shape`):
                   itself); the mesh is marching cubes of the same field on a
                   fine grid, used for near-surface test points and pictures:
                     sphere  radius 0.35 about the cube's centre (tests)
-                    bumpy   a star-shaped solid whose radius carries
-                            12 ripples of 6-20 cycles around the sphere
-                            (fine detail at several scales)
+                    bumpy   a star-shaped solid of radius
+                            0.33 (1 + sum_i a_i sin(k_i u.d_i + phi_i) / 3)
+                            in direction u: 12 fixed directions d_i,
+                            k_i = 6 .. 20, a_i = 0.08 sqrt(6 / k_i) (fine
+                            detail at several scales)
                     gyroid  a ball of radius 0.45 cut by the solid side of a
                             gyroid of period 1/3 (thin struts and tunnels)
   bunny, cow, bone, airplane
