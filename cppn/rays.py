@@ -130,6 +130,7 @@ def pixel_rays(height: int, width: int, focal: float, pose):
   return jnp.broadcast_to(pose[:3, 3], directions.shape), directions
 
 
+@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3))
 def sample_depths(near: float, far: float, num_samples: int, num_rays: int,
                   key: jax.Array | None = None) -> jax.Array:
   """Depths (num_rays, num_samples) along each ray.
