@@ -23,7 +23,9 @@ Writes, per encoding, ENCODING/ with metrics.jsonl (validation PSNR at step
 0 and over training), test_views.png (test views: truth, fit, fitted depth,
 true depth when known), depth.png, turntable.gif (novel views on a circle at
 30 degrees elevation) and summary.json; then nerf.md and nerf.json (test
-PSNR mean +- std over the test views beside the paper's). A rerun skips
+PSNR mean +- std over the test views beside the paper's; a fit whose
+renders are constant, every density ReLU dead, is marked collapsed; the
+paper's rates can do that to basic). A rerun skips
 encodings whose summary.json exists. The paper's numbers are on Blender's
 Lego scene, so only the ordering carries over. Presets: tiny (seconds,
 tests), cpu (64 px views, 32 samples, 1000 steps of 512 rays on 2 CPU
@@ -63,6 +65,9 @@ PAPER_PSNR = {'none': 22.41, 'basic': 23.16, 'positional': 25.28,
 LEARNING_RATES = {'none': 1e-2, 'basic': 5e-3, 'positional': 5e-4,
                   'gaussian': 5e-4}
 SIGMA_G = 26.0  # Gaussian scale, radians per world unit (no 2 pi)
+# A fit whose test renders have a smaller std has collapsed (every density
+# ReLU dead: a black image), which the table marks.
+COLLAPSED_STD = 1e-3
 SIGMA_P = 8.0  # positional: 2^linspace(0, SIGMA_P, m // 3) - 1 per axis
 
 
@@ -150,6 +155,7 @@ def fit(views: nerf_data.Views, preset: Preset, sampling: nerf.Sampling,
   summary = {'encoding': name, 'test_psnr': float(psnrs.mean()),
              'test_psnr_std': float(psnrs.std()),
              'test_psnrs': psnrs.tolist(),
+             'output_std': float(np.std([r['rgb'] for r in renders])),
              'val_psnr': rows[-1]['val_psnr'],
              'learning_rate': LEARNING_RATES[name],
              'encoding_detail': encodings.describe(config, 3),
@@ -210,8 +216,11 @@ def table_markdown(results: dict[str, dict[str, Any]], preset_name: str,
       f'{minutes:.1f} minutes on {common.machine()}.', '',
       '| encoding | test PSNR | paper (Lego) |', '|---|---|---|']
   for name, result in results.items():
+    collapsed = (' (collapsed)' if result['output_std'] < COLLAPSED_STD
+                 else '')
     lines.append(f"| {name} | {result['test_psnr']:.2f} +- "
-                 f"{result['test_psnr_std']:.2f} | {PAPER_PSNR[name]:.2f} |")
+                 f"{result['test_psnr_std']:.2f}{collapsed} | "
+                 f"{PAPER_PSNR[name]:.2f} |")
   return '\n'.join(lines) + '\n'
 
 

@@ -128,6 +128,7 @@ def test_tiny_fit_raises_psnr_and_writes_pictures_and_table(tmp_path):
   assert rows[-1]['val_psnr'] > rows[0]['val_psnr'] + 2
   summary = json.loads((tmp_path / 'none' / 'summary.json').read_text())
   assert len(summary['test_psnrs']) == 2 and summary['test_psnr'] > 0
+  assert summary['output_std'] > nerf_experiment.COLLAPSED_STD
   assert iio.imread(tmp_path / 'none' / 'test_views.png').ndim == 3
   assert iio.imread(tmp_path / 'none' / 'depth.png').shape == (12, 12, 3)
   assert iio.imread(tmp_path / 'none' / 'turntable.gif').shape[:3] == (3, 12,
