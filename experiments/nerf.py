@@ -13,11 +13,15 @@ raw world coordinates without 2 pi:
 fitted to the project's synthetic scene (cppn/nerf_data.py: ray-cast
 boxes and spheres with procedural textures, the paper's camera model, 100 /
 7 / 13 views), or to a user's views (--data=FOLDER in the Blender format, or
-a tiny-NeRF FILE.npz).
+a tiny-NeRF FILE.npz). The scales are in radians per world unit, so on
+views of fewer pixels they can exceed what the views resolve (on 32 px
+views sigma_g 26 stayed a grey fog where 6.5 fitted: docs/reproducing.md);
+--sigma_g and --sigma_p set them (the paper's by default; use a new
+--workdir per setting, a rerun skips finished encodings).
 
   python -m experiments.nerf --preset=cpu --workdir=runs/nerf \
       [--data=synthetic|FOLDER|FILE.npz] [--encodings=none,gaussian] \
-      [--near=2 --far=6 --num_samples=S]
+      [--near=2 --far=6 --num_samples=S] [--sigma_g=26 --sigma_p=8]
 
 Writes, per encoding, ENCODING/ with metrics.jsonl (validation PSNR at step
 0 and over training), test_views.png (test views: truth, fit, fitted depth,
@@ -113,13 +117,14 @@ def view_psnrs(render, params, encoding_params, images, poses, focal):
 
 
 def fit(views: nerf_data.Views, preset: Preset, sampling: nerf.Sampling,
-        name: str, workdir: pathlib.Path, progress: bool) -> dict[str, Any]:
+        name: str, workdir: pathlib.Path, progress: bool,
+        sigma_g: float = SIGMA_G, sigma_p: float = SIGMA_P) -> dict[str, Any]:
   """Fits one encoding and writes its outputs; returns its summary."""
   summary = fit_loop.finished_summary(workdir)
   if summary is not None:
     return summary
   start = time.time()
-  config, encoding = fit_loop.encoding(name, SIGMA_G, SIGMA_P,
+  config, encoding = fit_loop.encoding(name, sigma_g, sigma_p,
                                        preset.num_features)
   state = steps.create_train_state(
       nerf.make_model(preset.depth, preset.width),
@@ -204,7 +209,7 @@ def write_pictures(workdir, images, renders, true_depths, focal, preset,
 
 def table_markdown(results: dict[str, dict[str, Any]], preset_name: str,
                    preset: Preset, sampling: nerf.Sampling, data: str,
-                   minutes: float) -> str:
+                   minutes: float, sigma_g: float, sigma_p: float) -> str:
   """nerf.md: test PSNR per encoding beside the paper's."""
   lines = [
       '# NeRF row of Table 1: test-view PSNR (dB)', '',
@@ -212,7 +217,8 @@ def table_markdown(results: dict[str, dict[str, Any]], preset_name: str,
       f'(a user\'s keep their size), {sampling.num_samples} samples per ray '
       f'on [{sampling.near:g}, {sampling.far:g}], '
       f'{preset.batch_rays} rays x {preset.num_steps} steps, '
-      f'{preset.depth} x {preset.width} MLP, m = {preset.num_features}; '
+      f'{preset.depth} x {preset.width} MLP, m = {preset.num_features}, '
+      f'sigma_g {sigma_g:g}, sigma_p {sigma_p:g}; '
       f'{minutes:.1f} minutes on {common.machine()}.', '',
       '| encoding | test PSNR | paper (Lego) |', '|---|---|---|']
   for name, result in results.items():
@@ -236,29 +242,38 @@ def define_flags(flag_values: flags.FlagValues):
                      flag_values=flag_values)
   flags.DEFINE_integer('num_samples', 0, 'Samples per ray; 0: the preset\'s.',
                        flag_values=flag_values)
+  flags.DEFINE_float('sigma_g', SIGMA_G, 'Gaussian scale, radians per world '
+                     'unit (the paper\'s 26 at 400 px).',
+                     flag_values=flag_values)
+  flags.DEFINE_float('sigma_p', SIGMA_P, 'Positional: 2^linspace(0, sigma_p, '
+                     '85) - 1 per axis (the paper\'s 8).',
+                     flag_values=flag_values)
 
 
 # pylint: disable-next=redefined-outer-name
 def run(preset_name: str, workdir: pathlib.Path, progress: bool,
         data: str = 'synthetic', encodings=ENCODINGS,
         near: float = rays.PAPER_NEAR, far: float = rays.PAPER_FAR,
-        num_samples: int = 0):
+        num_samples: int = 0, sigma_g: float = SIGMA_G,
+        sigma_p: float = SIGMA_P):
   """Fits every encoding, writes nerf.md and nerf.json."""
   fit_loop.check_encodings(encodings, ENCODINGS)
   preset = PRESETS[preset_name]
   sampling = nerf.Sampling(near, far, num_samples or preset.num_samples)
   views = (nerf_data.synthetic_views(preset.size, preset.views)
            if data == 'synthetic' else nerf_data.load_views(data, preset.size))
-  results = {name: fit(views, preset, sampling, name, workdir / name, progress)
+  results = {name: fit(views, preset, sampling, name, workdir / name,
+                       progress, sigma_g, sigma_p)
              for name in ENCODINGS if name in encodings}
   minutes = sum(r['wall_seconds'] for r in results.values()) / 60
   common.write_report(workdir, 'nerf', {
       'preset': preset_name, 'settings': dataclasses.asdict(preset),
-      'sampling': dataclasses.asdict(sampling), 'data': data,
+      'sampling': dataclasses.asdict(sampling), 'sigma_g': sigma_g,
+      'sigma_p': sigma_p, 'data': data,
       'paper_psnr': PAPER_PSNR, 'results': results,
       'machine': common.machine()},
                       table_markdown(results, preset_name, preset, sampling,
-                                     data, minutes))
+                                     data, minutes, sigma_g, sigma_p))
 
 
 COMMAND = command.experiment(run, define_flags)
