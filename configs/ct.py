@@ -10,6 +10,8 @@ the object, so they stay the same at any resolution.
   python -m cppn.main --config=configs/ct.py --workdir=runs/ct \
       --config.data.resolution=128
 
+Measured on 2 shared, busy CPU cores at 64 px and 500 steps: PSNR 30.66 dB
+in 313 s (basic at lr 1e-2: 28.63 dB; experiments/table1.py's CT row).
 Writes reconstruction.png, target.png, sinogram.png, error.png,
 progress.gif, curves.png and summary.json (test_psnr: the clipped
 reconstruction against the phantom over every pixel). Other targets:

@@ -40,11 +40,12 @@ def get_config():
   config.task.kspace_std = 0.1443
 
   config.data = ml_collections.ConfigDict()
-  # The target. Image task: a file path (PNG, JPEG, TIFF, ...), a bundled photograph (astronaut,
-  # chelsea, coffee, rocket, hubble_deep_field, immunohistochemistry, retina,
-  # motorcycle, camera, brick, grass, gravel, moon), 'text:SEED' for a
-  # generated 512-px text image, or the paper's data: 'FILE.npz[:KEY]:INDEX'
-  # or 'DIR:INDEX' (the INDEX-th image file of a folder, sorted by name).
+  # The target. Image task: a file path (PNG, JPEG, TIFF, ...), a bundled
+  # photograph (astronaut, chelsea, coffee, rocket, hubble_deep_field,
+  # immunohistochemistry, retina, motorcycle, camera, brick, grass, gravel,
+  # moon), 'text:SEED' for a generated 512-px text image, or the paper's
+  # data: 'FILE.npz[:KEY]:INDEX' or 'DIR:INDEX' (the INDEX-th image file of
+  # a folder, sorted by name).
   # ct: 'shepp:K' (the K-th perturbed Shepp-Logan phantom) or an image
   # source, made grey. mri: 'shepp:K' (3D) or a volume file (.npy, .nii,
   # .nii.gz). signal1d: a .wav file, 'tones' (a generated chord) or

@@ -10,7 +10,11 @@ not reachable; its numbers are not comparable in level.
   python -m cppn.main --config=configs/mri.py --workdir=runs/mri \
       --config.data.resolution=32
 
-Writes slices.png, mask.png, progress.gif, curves.png and summary.json
+Too coarse a grid fails: at 16^3 (Nyquist 8 cycles per unit) much of
+sigma_g = 5's B lies above the grid's frequencies; measured in 500 steps,
+the fit matched the measured k-space while the volume was noise, 13.42 dB
+(basic: 28.25 dB). Writes target.png and reconstruction.png (the mid
+z-slice), slices.png, mask.png, progress.gif, curves.png and summary.json
 (test_psnr: the clipped volume over every voxel). Other targets:
 --config.data.image=shepp:K, or a volume file (.npy; .nii / .nii.gz with
 nibabel installed).

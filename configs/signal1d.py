@@ -1,9 +1,9 @@
 r"""A 1D fit: a sound, seen sample by sample (train on even, test on odd).
 
 A 4 x 256 ReLU MLP with a sigmoid output on m = 256 Gaussian Fourier
-features (sigma_g = 300 cycles over the unit interval) fits 4096 samples of the generated chord 'tones' (8 kHz, 0.512 s:
-its highest tone, 880 Hz, makes 451 cycles over the unit interval);
-full-batch Adam at 1e-3 for 300 steps. Measured on 2 shared CPU cores: test
+features (sigma_g = 300 cycles over the unit interval) fits 4096 samples of
+the generated chord 'tones' (8 kHz, 0.512 s: its highest tone, 880 Hz, makes
+451 cycles over the unit interval); full-batch Adam at 1e-3 for 300 steps. Measured on 2 shared CPU cores: test
 PSNR 35.85 dB (the odd samples), 31 s.
 
   python -m cppn.main --config=configs/signal1d.py --workdir=runs/signal1d \

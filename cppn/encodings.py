@@ -92,7 +92,8 @@ def positional_log_linear_matrix(sigma_p, num_features, dim: int = 2):
 
 
 def random_matrix(name, key, scale, num_features, dim: int = 2):
-  """B for the random samplers (gaussian, uniform, uniform_log, laplacian): -> (m, d)."""
+  """B for the random samplers (gaussian, uniform, uniform_log, laplacian):
+  -> (m, d)."""
   shape = (num_features, dim)
   if name == 'gaussian':
     return scale * jax.random.normal(key, shape)
@@ -278,7 +279,8 @@ def init_encoding(config: ml_collections.ConfigDict, resolution: int,
 
 
 def encode(name: str, params: Params, coords):
-  """gamma(v) for encoding `name`: (..., d) coordinates in [0, 1) -> (..., F)."""
+  """gamma(v) for encoding `name`: (..., d) coordinates in [0, 1) ->
+  (..., F)."""
   if name == 'none':
     return coords
   if name == 'linear_sin':

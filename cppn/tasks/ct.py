@@ -23,7 +23,6 @@ reconstruction's std: 0 when a fit collapsed to a constant).
 """
 
 import dataclasses
-import functools
 import pathlib
 from typing import ClassVar
 
