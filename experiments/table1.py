@@ -1,4 +1,4 @@
-r"""Table 1 of Tancik et al. 2020: PSNR per encoding on 2D images, 2D CT and 3D MRI.
+r"""Table 1 of Tancik et al. 2020: images, CT, MRI, 3D shape and NeRF rows.
 
 Natural and text images x the encodings none / basic / positional
 (log_linear, sigma_p) / gaussian (sigma_g), the paper's network (4 x 256
@@ -36,13 +36,19 @@ whose output ends constant (std of the clipped reconstruction < COLLAPSED_STD,
 what lr 1e-2 does to none and basic on CT) is marked collapsed in the report,
 at the paper's learning rate.
 
+The shape and NeRF rows run their own scripts at the same preset name
+(experiments.occupancy: IoU at 0.5 on near-surface and uniform points;
+experiments.nerf: test-view PSNR of a synthetic scene) into shape/ and
+nerf/, and their tables are appended to table1.md (table1.json:
+'script_rows').
+
   python -m experiments.table1 --preset=cpu --workdir=runs/table1 \
-      [--rows=natural,text,ct,mri] \
+      [--rows=natural,text,ct,mri,shape,nerf] \
       [--matmul_precision=float32|tensorfloat32|bfloat16] [--noprogress] \
       [--natural_npz=data_div2k.npz | --natural_dir=DIR] \
       [--text_npz=data_2d_text.npz | --text_dir=DIR] [--images=K]
 
---rows chooses the rows (default all four). --images=K fits only the first K
+--rows chooses the rows (default all six). --images=K fits only the first K
 images or phantoms of each row (0, the default: the preset's count), so a CPU can run the paper preset's full protocol on a few
 images. Writes runs/ (one cppn run per fit), table1.md (mean +- std of test
 PSNR over images next to the paper's numbers, each image's PSNRs, wall
@@ -83,7 +89,10 @@ import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 ENCODINGS = ('none', 'basic', 'positional', 'gaussian')
 DATASETS = ('natural', 'text')  # the 2D image rows
 TASK_ROWS = ('ct', 'mri')  # rows fitted through an operator
-ROWS = DATASETS + TASK_ROWS
+# Rows run by their own scripts (experiments.occupancy: IoU;
+# experiments.nerf: test-view PSNR), at the same preset name.
+SCRIPT_ROWS = ('shape', 'nerf')
+ROWS = DATASETS + TASK_ROWS + SCRIPT_ROWS
 # Table 1 of the paper, PSNR (dB): images, mean over 16 at 512 px (test
 # pixels); CT, 8 Shepp-Logan phantoms at 512 px; MRI, 6 ATLAS volumes at 96^3.
 PAPER_PSNR = {
@@ -303,6 +312,10 @@ def run(preset_name: str, workdir: pathlib.Path, progress: bool,
   start = time.time()
   preset = PRESETS[preset_name]
   rows = parse_rows(rows)
+  script_rows = {row: run_script_row(row, preset_name, workdir / row,
+                                     progress)
+                 for row in rows if row in SCRIPT_ROWS}
+  rows = tuple(row for row in rows if row not in SCRIPT_ROWS)
   sets = image_sets(preset, images, {'natural': (natural_npz, natural_dir),
                                      'text': (text_npz, text_dir)}, rows)
   keys = fit_keys(sets)
@@ -336,11 +349,28 @@ def run(preset_name: str, workdir: pathlib.Path, progress: bool,
             'machine': common.machine(),
             'minutes': (time.time() - start) / 60,
             'fit_minutes': common.fit_minutes(list(results.values())),
-            'cells': cells}
+            'cells': cells, 'script_rows': script_rows}
   common.write_report(workdir, 'table1', result, markdown(result))
-  plot_bars(workdir / 'table1.png', result)
-  plot_examples(workdir / 'table1_examples.png', workdir, result)
+  if rows:
+    plot_bars(workdir / 'table1.png', result)
+    plot_examples(workdir / 'table1_examples.png', workdir, result)
   return result
+
+
+def run_script_row(row: str, preset_name: str, workdir: pathlib.Path,
+                   progress: bool) -> dict[str, Any]:
+  """Runs the shape or NeRF row's script into workdir; returns its report
+  (its JSON) with its markdown table under 'markdown'."""
+  # Imported here: these scripts pull in the 3-D modules only when fitted.
+  from experiments import nerf  # pylint: disable=g-import-not-at-top
+  from experiments import occupancy  # pylint: disable=g-import-not-at-top
+  script, name = {'shape': (occupancy, 'occupancy'), 'nerf': (nerf, 'nerf')}[
+      row]
+  workdir.mkdir(parents=True, exist_ok=True)
+  script.run(preset_name, workdir, progress, encodings=list(ENCODINGS))
+  report = outputs.read_json(workdir / f'{name}.json')
+  report['markdown'] = (workdir / f'{name}.md').read_text()
+  return report
 
 
 def _cell(mean, std) -> str:
@@ -405,12 +435,18 @@ def markdown(result) -> str:
         '96^3 (not comparable in level), 1000 steps.', '']
     lines += [task_settings(result, r) for r in task_rows] + ['']
     lines += _table_rows(cells, task_rows) + ['']
+  for row, report in result.get('script_rows', {}).items():
+    lines += [f'## {row} (experiments.{"occupancy" if row == "shape" else row}'
+              f', in {row}/)', ''] + report['markdown'].splitlines()[2:] + [
+                  '']
   lines += [f'Wall time of the whole table: {result["minutes"]:.1f} '
             f'minutes on {result["machine"]} (training: '
             f'{result["fit_minutes"]:.1f} minutes, summed over the groups\' '
-            'runs, also when a rerun skipped them).', '', '## Per image', '',
-            '| set | image | ' + ' | '.join(ENCODINGS) + ' |',
-            '|---|---' + '|---' * len(ENCODINGS) + '|']
+            'runs, also when a rerun skipped them).']
+  if rows:
+    lines += ['', '## Per image', '',
+              '| set | image | ' + ' | '.join(ENCODINGS) + ' |',
+              '|---|---' + '|---' * len(ENCODINGS) + '|']
   for dataset in rows:
     row = [cells[f'{dataset}/{e}'] for e in ENCODINGS]
     for index, image in enumerate(row[0]['images']):
