@@ -36,6 +36,8 @@ import itertools
 import math
 import pathlib
 import re
+import sys
+import types
 from typing import Any, Callable, Mapping, Sequence
 
 from absl import logging
@@ -335,3 +337,18 @@ def plot_psnr_vs(path, field: str, members: Sequence[Entry],
   ax.grid(alpha=0.3)
   ax.legend()
   outputs.save_figure(fig, path)
+
+
+class _CallableModule(types.ModuleType):
+  """This module, callable: `cppn.sweep(...)` is the API's sweep (cppn/api.py)
+  while `from cppn import sweep` still gives the module."""
+
+  def __call__(self, config_module_or_list, workdir=None,
+               progress: bool = False) -> list[dict[str, Any]]:
+    from cppn import api  # pylint: disable=g-import-not-at-top
+    return api.sweep(config_module_or_list, workdir, progress)
+
+  __call__.__doc__ = 'cppn.api.sweep: fits a sweep\'s members, returns its table.'
+
+
+sys.modules[__name__].__class__ = _CallableModule
