@@ -49,6 +49,7 @@ import numpy as np
 from cppn import group
 from cppn import outputs
 from cppn import overrides
+from cppn import tensorboard
 from cppn import train
 from cppn.errors import CppnError
 
@@ -204,6 +205,9 @@ def run_sweep(config: ml_collections.ConfigDict,
   todo = [g for g in groups if any(
       not (swept[i].workdir / 'summary.json').exists() for i in g)]
   done = [g for g in groups if g not in todo]
+  for index in sum(todo, []):
+    if tensorboard.enabled(swept[index].config):
+      tensorboard.log_hparams(swept[index].workdir, swept[index].overrides)
   read_back = [train.train_group(*as_group(g), progress=False) for g in done]
   trained = run_groups([as_group(g) for g in todo])
   results: list[dict[str, Any]] = [{}] * len(swept)

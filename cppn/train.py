@@ -36,6 +36,7 @@ from cppn import metrics
 from cppn import models
 from cppn import outputs
 from cppn import steps
+from cppn import tensorboard
 from cppn.errors import CppnError
 
 
@@ -45,6 +46,7 @@ def validate_config(config: ml_collections.ConfigDict):
   guards.validate_train_config(config.train)
   models.validate_model_config(config.model)
   encodings.validate_encoding_config(config.encoding)
+  tensorboard.check_available(config)
 
 
 def initial_state(config: ml_collections.ConfigDict,
@@ -340,6 +342,7 @@ def record_evaluation(predict, arrays: GroupArrays,
     outputs.write_png(outputs.frame_path(member.frames_dir, row['step']),
                       frame)
     outputs.append_metrics(member.workdir / 'metrics.jsonl', row)
+    tensorboard.log_evaluation(member.config, member.workdir, row, frame)
     member.rows.append(row)
   return frames
 
