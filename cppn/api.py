@@ -107,9 +107,9 @@ class Result:
     return workdir
 
 
-def resolve_config(config: ConfigLike,
-                   overrides: Mapping[str, Any] | None = None
-                   ) -> ml_collections.ConfigDict:
+def make_config(config: ConfigLike,
+                overrides: Mapping[str, Any] | None = None
+                ) -> ml_collections.ConfigDict:
   """A config from a ConfigDict or a config file (configs/*.py), with dotted
   overrides {'encoding.sigma': 4} set; each must be read by the config's
   encoding and model, as on the command line."""
@@ -142,7 +142,7 @@ def fit(config: ConfigLike, workdir=None,
   Raises:
     CppnError: bad input or divergence, with the command line's message.
   """
-  config = resolve_config(config, overrides)
+  config = make_config(config, overrides)
   if workdir is not None:
     train.train_and_evaluate(config, workdir, progress)
     return load(workdir)

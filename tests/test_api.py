@@ -94,9 +94,9 @@ def test_save_then_load_and_export_agree(in_memory, tmp_path):
 
 
 def test_sweep_of_a_list_of_configs_in_memory():
-  base = cppn.api.resolve_config(str(CONFIG),
+  base = cppn.make_config(str(CONFIG),
                                  {'train.num_steps': 20})
-  configs = [cppn.api.resolve_config(base, {'encoding.sigma': sigma})
+  configs = [cppn.make_config(base, {'encoding.sigma': sigma})
              for sigma in (1.0, 4.0)]
   rows = cppn.sweep(configs)
   assert [(r['name'], r['encoding.sigma'], r['status']) for r in rows] == [

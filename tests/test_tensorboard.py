@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 
 import cppn
-from cppn import api
 from cppn import tensorboard
 
 pytest.importorskip('tensorboardX')
@@ -36,10 +35,10 @@ def read_events(run_dir):
 def logged_sweep(tmp_path_factory):
   """Two sweep members (sigma 1 and 4, 20 steps) with log.tensorboard."""
   workdir = tmp_path_factory.mktemp('sweep')
-  base = api.resolve_config(str(CONFIG), {'train.num_steps': 20,
+  base = cppn.make_config(str(CONFIG), {'train.num_steps': 20,
                                           'train.eval_every_steps': 10,
                                           'log.tensorboard': True})
-  rows = cppn.sweep([api.resolve_config(base, {'encoding.sigma': sigma})
+  rows = cppn.sweep([cppn.make_config(base, {'encoding.sigma': sigma})
                      for sigma in (1.0, 4.0)], workdir=workdir)
   assert [row['status'] for row in rows] == ['finished', 'finished']
   return workdir
