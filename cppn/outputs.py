@@ -11,6 +11,7 @@ workdir that holds another config's run is refused.
   frames/          one PNG per evaluation (the test-pixel prediction)
   progress.gif     the frames as an animation
   curves.png       train and test PSNR against step
+  events.out.tfevents.*  TensorBoard's, with log.tensorboard (cppn/tensorboard.py)
 """
 
 import contextlib
