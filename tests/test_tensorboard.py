@@ -4,6 +4,7 @@ hparams, and a real `tensorboard` server listing the runs' scalar tags."""
 import json
 import pathlib
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -110,3 +111,20 @@ def test_without_tensorboardx_it_is_one_line_naming_the_extra(
   assert str(error.value) == tensorboard.MISSING
   assert re.search(r"pip install -e '\.\[tensorboard\]'", str(error.value))
   assert not (tmp_path / 'run').exists()
+
+
+def test_logging_settings_never_block_a_rerun(logged_sweep, tmp_path):
+  """A finished run reopens with log.tensorboard off, and from a config.json
+  written before the log block existed."""
+  run_dir = tmp_path / 'run'
+  shutil.copytree(logged_sweep / 'sigma=4.0', run_dir)
+  recorded = json.loads((run_dir / 'config.json').read_text())
+  del recorded['log']
+  (run_dir / 'config.json').write_text(json.dumps(recorded))
+  config = cppn.make_config(str(CONFIG), {
+      'train.num_steps': 20, 'train.eval_every_steps': 10,
+      'encoding.sigma': 4.0})
+  result = cppn.fit(config, run_dir)
+  assert result.metrics == json.loads((run_dir / 'summary.json').read_text())
+  with pytest.raises(cppn.CppnError, match='differs in: encoding.sigma'):
+    cppn.fit(cppn.make_config(config, {'encoding.sigma': 2.0}), run_dir)
