@@ -41,6 +41,7 @@ from cppn import outputs
 from cppn import overrides as overrides_lib
 from cppn import steps
 from cppn import sweep as sweep_lib
+from cppn import tensorboard
 from cppn import train
 from cppn.errors import CppnError
 
@@ -146,15 +147,15 @@ def fit(config: ConfigLike, workdir=None,
   if workdir is not None:
     train.train_and_evaluate(config, workdir, progress)
     return load(workdir)
-  if config.get('log', {}).get('tensorboard'):
-    raise CppnError('log.tensorboard writes into a workdir; pass workdir= '
-                    'to cppn.fit')
   return _fit_in_memory(config, progress)
 
 
 def _fit_in_memory(config: ml_collections.ConfigDict,
                    progress: bool) -> Result:
   """train.build_fit stepped to train.num_steps, evaluated as a run is."""
+  if tensorboard.enabled(config):
+    raise CppnError('log.tensorboard writes into a workdir; pass workdir= '
+                    'to cppn.fit or cppn.sweep')
   start = time.time()
   model_fit = train.build_fit(config)
   num_steps, every = config.train.num_steps, config.train.eval_every_steps
