@@ -114,4 +114,10 @@ def get_config():
   # Precompute the training features when they take at most this many MiB;
   # larger images encode each chunk on the fly at every step instead.
   config.train.feature_cache_mb = 2048
+
+  config.log = ml_collections.ConfigDict()
+  # TensorBoard event files in the workdir (cppn/tensorboard.py): scalars and
+  # the reconstruction at every evaluation, a sweep member's swept fields as
+  # hparams. Needs tensorboardX: pip install -e '.[tensorboard]'.
+  config.log.tensorboard = False
   return config

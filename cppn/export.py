@@ -4,7 +4,8 @@ A run's workdir holds config.json, encoding.npz and orbax checkpoints
 (cppn.train). `export` turns its newest checkpoint into one self-contained
 file that rebuilds the network without the workdir:
 
-  b'CPPN' + format version (1 byte) + zlib(body)
+  b'CPPN' + format version (1 byte) + brotli(body)   (version 2; version 1,
+                                                     zlib(body), still reads)
   body   = header length (uint32, little endian) + header (JSON, UTF-8)
            + every array's raw bytes (C order, little endian) in header order
   header = {"model": the run's model config block, "encoding": its name,
@@ -18,7 +19,10 @@ file that rebuilds the network without the workdir:
            scales/<layer>/<kernel|bias> (int8 only: one float32 per leaf),
            encoding/<b|a|k|pixels_per_unit> (float32, as the run drew them)
 
-The size reported for a file is its size on disk, header and all.
+The size reported for a file is its size on disk, header and all. Brotli
+(quality 11) codes the body: on the rate-distortion grid's files it is
+smaller than zlib (level 9) by the amounts docs/codec.md lists; lzma and
+zstd were measured beside it and do no better.
 
   python -m cppn.export --workdir=runs/demo --precision=int8 \
       --output=demo.cppn
@@ -35,6 +39,8 @@ import json
 import pathlib
 import struct
 import zlib
+
+import brotli
 from typing import Any, NamedTuple
 
 from absl import flags
@@ -57,7 +63,9 @@ from cppn import train
 from cppn.errors import CppnError
 
 MAGIC = b'CPPN'
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # brotli; 1 was zlib
+BODY_CODERS = {1: (zlib.decompress, zlib.error),
+               2: (brotli.decompress, brotli.error)}  # version -> decoder
 DTYPES = {np.dtype(t).name: np.dtype(t) for t in (
     np.float32, np.float16, jnp.bfloat16, np.int8)}
 DEFAULT_CHUNK_SIZE = 16384  # pixels per rendering chunk
@@ -147,7 +155,8 @@ def save_model(path, config: ml_collections.ConfigDict, params,
   if not path.parent.is_dir():
     raise CppnError(f'cannot write {path}: folder {path.parent} does not exist')
   with outputs.atomic_open(path, 'wb') as f:
-    f.write(MAGIC + bytes([FORMAT_VERSION]) + zlib.compress(body, 9))
+    f.write(MAGIC + bytes([FORMAT_VERSION]) + brotli.compress(body,
+                                                              quality=11))
   return {'file_bytes': path.stat().st_size,
           'weight_bytes': quantize.stored_bytes(stored),
           'encoding_bytes': int(sum(a.nbytes for n, a in arrays.items()
@@ -168,21 +177,29 @@ def export(workdir, path, precision: str) -> dict[str, Any]:
           'num_params': models.count_params(state.params), **report}
 
 
-def _read_arrays(path: pathlib.Path) -> tuple[dict[str, Any],
-                                             dict[str, np.ndarray]]:
-  """(header, {name: array}) of an exported file."""
+def file_body(path) -> bytes:
+  """The decoded body of an exported file (layout: module docstring)."""
+  path = pathlib.Path(path)
   if not path.is_file():
     raise CppnError(f'model file not found: {path}')
   blob = path.read_bytes()
   if blob[:len(MAGIC)] != MAGIC:
     raise CppnError(f'{path} is not a model file written by cppn.export')
-  if blob[len(MAGIC)] != FORMAT_VERSION:
-    raise CppnError(f'{path} has format version {blob[len(MAGIC)]}; this '
-                    f'cppn reads version {FORMAT_VERSION}')
+  version = blob[len(MAGIC)] if len(blob) > len(MAGIC) else None
+  if version not in BODY_CODERS:
+    raise CppnError(f'{path} has format version {version}; this cppn reads '
+                    'versions ' + ', '.join(map(str, BODY_CODERS)))
+  decode, error = BODY_CODERS[version]
   try:
-    body = zlib.decompress(blob[len(MAGIC) + 1:])
-  except zlib.error as e:
+    return decode(blob[len(MAGIC) + 1:])
+  except error as e:
     raise CppnError(f'{path} is truncated or corrupt: {e}') from e
+
+
+def _read_arrays(path: pathlib.Path) -> tuple[dict[str, Any],
+                                             dict[str, np.ndarray]]:
+  """(header, {name: array}) of an exported file."""
+  body = file_body(path)
   header_length, = struct.unpack_from('<I', body)
   header = json.loads(body[4:4 + header_length])
   arrays, offset = {}, 4 + header_length

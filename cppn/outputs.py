@@ -11,6 +11,7 @@ workdir that holds another config's run is refused.
   frames/          one PNG per evaluation (the test-pixel prediction)
   progress.gif     the frames as an animation
   curves.png       train and test PSNR against step
+  events.out.tfevents.*  TensorBoard's, with log.tensorboard (cppn/tensorboard.py)
 """
 
 import contextlib
@@ -64,11 +65,17 @@ def read_json(path):
   return json.loads(path.read_text()) if path.exists() else None
 
 
+# Config blocks that change what a run logs, never what it computes: a run
+# resumes with other values there (and from a config.json that lacks them).
+LOGGING_BLOCKS = ('log',)
+
+
 def prepare_workdir(workdir, config: ml_collections.ConfigDict) -> pathlib.Path:
   """Creates the workdir, checks it is writable, and records config.json.
 
-  A workdir that already holds a run's metrics must hold the same config:
-  resuming with other settings would mix two experiments in one folder.
+  A workdir that already holds a run's metrics must hold the same config,
+  but for LOGGING_BLOCKS: resuming with other settings would mix two
+  experiments in one folder.
   """
   workdir = pathlib.Path(workdir)
   try:
@@ -83,10 +90,12 @@ def prepare_workdir(workdir, config: ml_collections.ConfigDict) -> pathlib.Path:
   if has_progress and recorded is not None and recorded != resolved:
     old, new = overrides.flatten(recorded), overrides.flatten(resolved)
     changed = sorted(k for k in old.keys() | new.keys()
-                     if old.get(k) != new.get(k))
-    raise CppnError(f'workdir {workdir} holds a run with another config '
-                    f'(differs in: {", ".join(changed)}); use a new --workdir or '
-                    'empty this one')
+                     if old.get(k) != new.get(k)
+                     and k.split('.')[0] not in LOGGING_BLOCKS)
+    if changed:
+      raise CppnError(f'workdir {workdir} holds a run with another config '
+                      f'(differs in: {", ".join(changed)}); use a new '
+                      '--workdir or empty this one')
   write_json(workdir / 'config.json', resolved)
   return workdir
 

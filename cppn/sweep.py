@@ -36,6 +36,8 @@ import itertools
 import math
 import pathlib
 import re
+import sys
+import types
 from typing import Any, Callable, Mapping, Sequence
 
 from absl import logging
@@ -47,6 +49,7 @@ import numpy as np
 from cppn import group
 from cppn import outputs
 from cppn import overrides
+from cppn import tensorboard
 from cppn import train
 from cppn.errors import CppnError
 
@@ -202,6 +205,9 @@ def run_sweep(config: ml_collections.ConfigDict,
   todo = [g for g in groups if any(
       not (swept[i].workdir / 'summary.json').exists() for i in g)]
   done = [g for g in groups if g not in todo]
+  for index in sum(todo, []):
+    if tensorboard.enabled(swept[index].config):
+      tensorboard.log_hparams(swept[index].workdir, swept[index].overrides)
   read_back = [train.train_group(*as_group(g), progress=False) for g in done]
   trained = run_groups([as_group(g) for g in todo])
   results: list[dict[str, Any]] = [{}] * len(swept)
@@ -339,3 +345,18 @@ def plot_psnr_vs(path, field: str, members: Sequence[Entry],
   ax.grid(alpha=0.3)
   ax.legend()
   outputs.save_figure(fig, path)
+
+
+class _CallableModule(types.ModuleType):
+  """This module, callable: `cppn.sweep(...)` is the API's sweep (cppn/api.py)
+  while `from cppn import sweep` still gives the module."""
+
+  def __call__(self, config_module_or_list, workdir=None,
+               progress: bool = False) -> list[dict[str, Any]]:
+    from cppn import api  # pylint: disable=g-import-not-at-top
+    return api.sweep(config_module_or_list, workdir, progress)
+
+  __call__.__doc__ = 'cppn.api.sweep: fits a sweep\'s members, returns its table.'
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -40,6 +40,7 @@ from cppn import models
 from cppn import outputs
 from cppn import steps
 from cppn import tasks
+from cppn import tensorboard
 from cppn.errors import CppnError
 
 
@@ -49,6 +50,7 @@ def validate_config(config: ml_collections.ConfigDict):
   guards.validate_train_config(config.train)
   models.validate_model_config(config.model)
   encodings.validate_encoding_config(config.encoding, tasks.dim(config))
+  tensorboard.check_available(config)
 
 
 def make_task(config: ml_collections.ConfigDict, target=None
@@ -361,6 +363,7 @@ def record_evaluation(predict, arrays: GroupArrays,
       outputs.write_png(outputs.frame_path(member.frames_dir, row['step']),
                         frame)
     outputs.append_metrics(member.workdir / 'metrics.jsonl', row)
+    tensorboard.log_evaluation(member.config, member.workdir, row, frame)
     member.rows.append(row)
   return preds
 

@@ -1,14 +1,19 @@
-r"""Rate-distortion of coordinate MLPs as image codecs, against JPEG and PNG.
+r"""Rate-distortion of coordinate MLPs as image codecs, against JPEG, JPEG 2000,
+WebP, AVIF and PNG.
 
 Each network memorises one image (split 'memorize', every pixel); its code is
-the file `cppn.export` writes (weights at a precision, encoding, header), so
-its rate is that file's size on disk: bits per pixel = 8 * bytes / N^2. Its
-distortion is the PSNR of the exported file rendered at N x N against the
-float target (data.load_target; text images are N x N centre crops of the
-512 px image, others resized). JPEG (Pillow's encoder at its defaults:
-4:2:0 chroma subsampling, standard tables) encodes the target rounded to
-uint8, decoded PSNR against the same float target; PNG is the lossless
-reference (outputs.png_bytes).
+the file `cppn.export` writes (weights at a precision, encoding, header,
+entropy-coded by brotli), so its rate is that file's size on disk: bits per
+pixel = 8 * bytes / N^2; each row also holds the size the same file would
+have with zlib (`zlib_bytes`), the coder it had before. Its distortion is
+the PSNR of the exported file rendered at N x N against the float target
+(data.load_target; text images are N x N centre crops of the 512 px image,
+others resized). The codecs (CODECS, through Pillow at its defaults
+otherwise: 4:2:0 chroma for JPEG, WebP and AVIF) encode the target rounded
+to uint8 at several settings each; their PSNR is the decoded image's against
+the same float target. PNG is the lossless reference (outputs.png_bytes).
+AVIF needs a Pillow built with libavif (Pillow >= 11.2 wheels are) or the
+pillow-avif-plugin (`pip install -e '.[avif]'`).
 
 Grid: images x encodings x depths x widths, each fitted once (m = width
 Fourier features; fits of equal shape train together, common.train_all),
@@ -32,12 +37,15 @@ import dataclasses
 import io
 import math
 import pathlib
+import statistics
 import time
-from typing import Any
+from typing import Any, Callable
+import zlib
 
 import matplotlib
 import ml_collections
 import numpy as np
+from PIL import features
 from PIL import Image
 
 from cppn import cli
@@ -59,6 +67,33 @@ FINETUNED_FAMILIES = {'fp32+ft': 'fp32', 'int8+qat': 'int8'}
 
 
 @dataclasses.dataclass(frozen=True)
+class Codec:
+  """A lossy image codec through Pillow."""
+  pillow_format: str  # Image.save's format
+  setting: str  # what the swept number means
+  options: Callable[[int], dict[str, Any]]  # number -> Image.save keywords
+  marker: str  # on the plot
+
+
+CODECS = {
+    'JPEG': Codec('JPEG', 'quality', lambda q: {'quality': q}, 'x'),
+    # Compression ratio against 24-bit raw (bpp = 24 / ratio), one quality
+    # layer, the irreversible 9/7 wavelet, a bare codestream (no JP2 box).
+    'JPEG 2000': Codec('JPEG2000', 'compression ratio', lambda r: {
+        'quality_mode': 'rates', 'quality_layers': [r], 'irreversible': True,
+        'no_jp2': True}, '+'),
+    'WebP': Codec('WEBP', 'quality', lambda q: {'quality': q, 'method': 6},
+                  'd'),
+    'AVIF': Codec('AVIF', 'quality', lambda q: {'quality': q}, '*'),
+}
+# Per codec, the settings swept: low to high rate.
+CODEC_SETTINGS = (('JPEG', (5, 10, 20, 30, 50, 75, 90, 95)),
+                  ('JPEG 2000', (100, 50, 25, 12, 6, 3)),
+                  ('WebP', (0, 10, 25, 50, 75, 90, 100)),
+                  ('AVIF', (5, 20, 40, 60, 75, 90, 98)))
+
+
+@dataclasses.dataclass(frozen=True)
 class Preset:
   """One experiment's grid and schedule."""
   images: tuple[str, ...]  # data.load_target sources ('text:SEED' is text)
@@ -68,7 +103,7 @@ class Preset:
   widths: tuple[int, ...]  # model.width; also m, the number of frequencies
   num_steps: int  # full-batch Adam steps per fit
   qat_steps: int  # fine-tuning steps (int8+qat, fp32+ft); 0 skips both
-  jpeg_qualities: tuple[int, ...] = (5, 10, 20, 30, 50, 75, 90, 95)
+  codec_settings: tuple[tuple[str, tuple[int, ...]], ...] = CODEC_SETTINGS
   learning_rate: float = 5e-3  # Adam, encoded inputs
   learning_rate_none: float = 1e-2  # Adam, raw coordinates
   qat_learning_rate: float = 3e-5  # Adam, fresh moments, fine-tuning steps
@@ -80,7 +115,10 @@ class Preset:
 PRESETS = {
     'tiny': Preset(images=('text:0',), resolution=16,
                    encodings=('none', 'gaussian'), depths=(2,), widths=(8,),
-                   num_steps=20, qat_steps=5, jpeg_qualities=(10, 50, 90),
+                   num_steps=20, qat_steps=5,
+                   codec_settings=(('JPEG', (10, 50, 90)),
+                                   ('JPEG 2000', (50, 10)),
+                                   ('WebP', (10, 90)), ('AVIF', (10, 90))),
                    sigma=2.0, text_sigma=2.0),
     'cpu': Preset(images=('astronaut', 'coffee', 'text:0'), resolution=96,
                   encodings=('none', 'positional', 'gaussian'),
@@ -123,29 +161,49 @@ def fit_config(preset: Preset, image: str, encoding: str, depth: int,
                             else preset.learning_rate))
 
 
-def jpeg_point(target: np.ndarray, quality: int) -> tuple[int, float]:
-  """(bytes, PSNR) of Pillow's JPEG of the uint8-rounded target at `quality`."""
+def check_codec(name: str):
+  """Raises CppnError if this Pillow cannot write the codec; loads the AVIF
+  plugin when Pillow itself lacks AVIF."""
+  if name not in CODECS:
+    raise CppnError(f'unknown codec {name!r}; choose from '
+                    + ', '.join(CODECS))
+  if name == 'AVIF' and not features.check('avif'):
+    try:
+      import pillow_avif  # pylint: disable=g-import-not-at-top,unused-import
+    except ImportError as e:
+      raise CppnError("this Pillow writes no AVIF: install Pillow >= 11.2 or "
+                      "pip install -e '.[avif]'") from e
+
+
+def codec_point(target: np.ndarray, name: str,
+                setting: int) -> tuple[int, float]:
+  """(bytes, PSNR) of a codec's encoding of the uint8-rounded target."""
+  codec = CODECS[name]
   buffer = io.BytesIO()
-  Image.fromarray(outputs.to_uint8(target)).save(buffer, format='JPEG',
-                                                 quality=quality)
+  Image.fromarray(outputs.to_uint8(target)).save(
+      buffer, format=codec.pillow_format, **codec.options(setting))
   decoded = np.asarray(Image.open(buffer).convert('RGB'), np.float32) / 255
   return buffer.getbuffer().nbytes, export.psnr(decoded, target)
 
 
 def baseline_rows(image: str, target: np.ndarray,
-                  qualities) -> tuple[list[dict], dict]:
-  """JPEG rows at each quality and the PNG row of one target."""
+                  codec_settings) -> tuple[list[dict], dict]:
+  """Rows of every codec at each of its settings and the PNG row of one
+  target."""
   pixels = target.shape[0] * target.shape[1]
-  jpeg = []
-  for quality in qualities:
-    num_bytes, value = jpeg_point(target, quality)
-    jpeg.append({'image': image, 'quality': quality, 'bytes': num_bytes,
-                 'bpp': 8 * num_bytes / pixels, 'psnr': value})
+  codecs = []
+  for name, settings in codec_settings:
+    check_codec(name)
+    for setting in settings:
+      num_bytes, value = codec_point(target, name, setting)
+      codecs.append({'image': image, 'codec': name, 'setting': setting,
+                     'bytes': num_bytes, 'bpp': 8 * num_bytes / pixels,
+                     'psnr': value})
   png_size = len(outputs.png_bytes(target))
   png_psnr = export.psnr(outputs.to_uint8(target) / 255, target)
   png = {'image': image, 'bytes': png_size, 'bpp': 8 * png_size / pixels,
          'psnr': png_psnr if np.isfinite(png_psnr) else None}  # None: lossless
-  return jpeg, png
+  return codecs, png
 
 
 def finetuned_params(config, state, target, preset: Preset) -> dict[str, Any]:
@@ -192,8 +250,16 @@ def measure_fit(run_dir: pathlib.Path, models_dir: pathlib.Path,
     rows.append({
         'family': family, 'precision': precision, 'file': path.name,
         'bpp': 8 * report['file_bytes'] / target.shape[0] ** 2,
-        'psnr': export.psnr(rendered, target), **report})
+        'psnr': export.psnr(rendered, target),
+        'zlib_bytes': zlib_file_bytes(path), **report})
   return rows
+
+
+def zlib_file_bytes(path) -> int:
+  """The size an exported file would have with its body coded by zlib
+  (level 9) instead of brotli: the coder measured against."""
+  return (len(export.MAGIC) + 1
+          + len(zlib.compress(export.file_body(path), 9)))
 
 
 def run_name(image: str, encoding: str, depth: int, width: int) -> str:
@@ -201,9 +267,10 @@ def run_name(image: str, encoding: str, depth: int, width: int) -> str:
   return f'{image.replace(":", "")}_{encoding}_d{depth}_w{width}'
 
 
-def jpeg_psnr_at(bpp: float, jpeg: list[dict]) -> float | None:
-  """JPEG's PSNR at `bpp`, linear in log(bpp) between measured qualities."""
-  points = sorted((row['bpp'], row['psnr']) for row in jpeg)
+def codec_psnr_at(bpp: float, rows: list[dict]) -> float | None:
+  """A codec's PSNR at `bpp`, linear in log(bpp) between its measured
+  settings; None outside their range."""
+  points = sorted((row['bpp'], row['psnr']) for row in rows)
   rates = [math.log(rate) for rate, _ in points]
   if not rates[0] <= math.log(bpp) <= rates[-1]:
     return None
@@ -217,12 +284,12 @@ def run(preset_name: str, workdir: pathlib.Path,
   preset = PRESETS[preset_name]
   models_dir = workdir / 'models'
   models_dir.mkdir(parents=True, exist_ok=True)
-  targets, jpeg, png = {}, {}, []
+  targets, codecs, png = {}, {}, []
   for image in preset.images:
     targets[image] = data.load_target(image, preset.resolution,
                                       crop(preset, image))
-    jpeg[image], image_png = baseline_rows(image, targets[image],
-                                           preset.jpeg_qualities)
+    codecs[image], image_png = baseline_rows(image, targets[image],
+                                             preset.codec_settings)
     png.append(image_png)
   grid = [(image, encoding, depth, width) for image in preset.images
           for encoding in preset.encodings for depth in preset.depths
@@ -241,7 +308,10 @@ def run(preset_name: str, workdir: pathlib.Path,
                  num_params=summary['num_params'],
                  fit_psnr=summary['test_psnr'],
                  fit_seconds=summary['wall_seconds'] / summary['group_size'],
-                 jpeg_psnr_at_bpp=jpeg_psnr_at(row['bpp'], jpeg[image]))
+                 codec_psnr_at_bpp={
+                     name: codec_psnr_at(row['bpp'], [
+                         r for r in codecs[image] if r['codec'] == name])
+                     for name, _ in preset.codec_settings})
     networks += rows
     print(f'{run_dir.name}: {summary["num_params"]} params, '
           + ', '.join(f'{r["family"]} {r["bpp"]:.2f} bpp {r["psnr"]:.2f} dB'
@@ -249,7 +319,7 @@ def run(preset_name: str, workdir: pathlib.Path,
   result = {
       'preset': preset_name, 'settings': dataclasses.asdict(preset),
       'machine': common.machine(), 'minutes': (time.time() - start) / 60,
-      'networks': networks, 'jpeg': sum(jpeg.values(), []), 'png': png,
+      'networks': networks, 'codecs': sum(codecs.values(), []), 'png': png,
   }
   common.write_report(workdir, 'rate_distortion', result,
                       markdown_report(result))
@@ -275,7 +345,8 @@ def pareto_front(points: list[tuple[float, float]]
 
 def plot(path, result):
   """PSNR against bpp (log): per image, one line per encoding / precision
-  family (its Pareto front over widths and depths), JPEG, and PNG."""
+  family (its Pareto front over widths and depths), one per codec, and
+  PNG."""
   images = [row['image'] for row in result['png']]
   fig, axes = plt.subplots(1, len(images), figsize=(5 * len(images), 5.0),
                            dpi=90, squeeze=False)
@@ -295,12 +366,13 @@ def plot(path, result):
       ax.plot(*zip(*pareto_front(points)), linestyle=line, marker=marker,
               markersize=4, color=colours[encoding], linewidth=1.2,
               label=f'{encoding} {family}')
-    jpeg = sorted((r['bpp'], r['psnr']) for r in result['jpeg']
-                  if r['image'] == image)
-    ax.plot(*zip(*jpeg), color='black', marker='x', linewidth=1.5,
-            label='JPEG q' + '-'.join(str(q) for q in (
-                result['settings']['jpeg_qualities'][0],
-                result['settings']['jpeg_qualities'][-1])))
+    for (name, settings), shade in zip(result['settings']['codec_settings'],
+                                       ('0.0', '0.25', '0.45', '0.6')):
+      points = sorted((r['bpp'], r['psnr']) for r in result['codecs']
+                      if (r['image'], r['codec']) == (image, name))
+      ax.plot(*zip(*points), color=shade, marker=CODECS[name].marker,
+              linewidth=1.5, label=f'{name} ({CODECS[name].setting} '
+              f'{settings[0]}-{settings[-1]})')
     png = next(r for r in result['png'] if r['image'] == image)
     top = ax.get_ylim()[1]
     ax.plot([png['bpp']], [top], marker='*', markersize=12, color='black',
@@ -320,6 +392,39 @@ def plot(path, result):
   plt.close(fig)
 
 
+def versus_codecs(result) -> list[dict[str, Any]]:
+  """Per codec and image: how many network files inside the codec's measured
+  rates beat it (PSNR above its curve at the same bpp), and the best one.
+
+  Returns:
+    Rows {'codec', 'image', 'inside', 'wins', 'best_gap' (dB, or None),
+    'best' (the best file's 'encoding depth x width family bpp')}.
+  """
+  rows = []
+  for name, _ in result['settings']['codec_settings']:
+    for png in result['png']:
+      gaps = [(r['psnr'] - r['codec_psnr_at_bpp'][name], r)
+              for r in result['networks'] if r['image'] == png['image']
+              and r['codec_psnr_at_bpp'][name] is not None]
+      gap, best = max(gaps, key=lambda g: g[0]) if gaps else (None, None)
+      rows.append({
+          'codec': name, 'image': png['image'], 'inside': len(gaps),
+          'wins': sum(g > 0 for g, _ in gaps), 'best_gap': gap,
+          'best': best and (f'{best["encoding"]} {best["depth"]} x '
+                            f'{best["width"]} {best["family"]} '
+                            f'{best["bpp"]:.2f} bpp')})
+  return rows
+
+
+def coder_saving(result) -> str:
+  """Brotli's saving against zlib over every stored network, in words."""
+  savings = [100 * (1 - r['file_bytes'] / r['zlib_bytes'])
+             for r in result['networks']]
+  return (f'brotli files are {statistics.median(savings):.1f}% smaller than '
+          f'zlib would make them (median over {len(savings)} files; '
+          f'{min(savings):.1f}% to {max(savings):.1f}%)')
+
+
 def _cell(row) -> str:
   """'bpp / dB' of one stored network."""
   return f'{row["bpp"]:.2f} / {row["psnr"]:.2f}'
@@ -328,38 +433,57 @@ def _cell(row) -> str:
 def markdown_report(result) -> str:
   """The networks and the baselines as markdown tables."""
   settings = result['settings']
+  codecs = [name for name, _ in settings['codec_settings']]
   fams = list(dict.fromkeys(r['family'] for r in result['networks']))
   lines = [f'# Rate-distortion, preset {result["preset"]}', '',
            f'{settings["resolution"]} x {settings["resolution"]} px, split '
            f'memorize, {settings["num_steps"]} Adam steps per fit; '
-           f'{result["machine"]}; {result["minutes"]:.1f} minutes.', '',
-           'Cells: bits per pixel (file size on disk) / PSNR (dB). "vs JPEG": '
-           'int8 PSNR minus JPEG\'s at the same bpp (interpolated; blank '
-           'outside JPEG\'s range).', '']
+           f'{result["machine"]}; {result["minutes"]:.1f} minutes. The '
+           f'networks\' files: {coder_saving(result)}.', '',
+           '## Networks against each codec', '',
+           'Network files (every family) whose rate lies inside the codec\'s '
+           'measured range, how many beat it at the same bpp (its PSNR '
+           'interpolated linearly in log bpp), and the best margin.', '',
+           '| codec | image | inside | beat it | best margin (dB) | best |',
+           '|---|---|---|---|---|---|']
+  for row in versus_codecs(result):
+    gap = '' if row['best_gap'] is None else f'{row["best_gap"]:+.2f}'
+    lines.append(f'| {row["codec"]} | {row["image"]} | {row["inside"]} | '
+                 f'{row["wins"]} | {gap} | {row["best"] or ""} |')
+  lines += ['', 'Cells: bits per pixel (file size on disk) / PSNR (dB). '
+            '"int8 vs CODEC": int8 PSNR minus the codec\'s at the same bpp '
+            '(blank outside its range).', '']
   for png in result['png']:
     image = png['image']
     lines += [f'## {image}', '',
               '| encoding | depth x width | params | '
-              + ' | '.join(fams) + ' | int8 vs JPEG (dB) |',
-              '|---|---|---|' + '---|' * len(fams) + '---|']
+              + ' | '.join(fams) + ' | '
+              + ' | '.join(f'int8 vs {c}' for c in codecs) + ' |',
+              '|---|---|---|' + '---|' * (len(fams) + len(codecs))]
     rows = [r for r in result['networks'] if r['image'] == image]
     for key in dict.fromkeys((r['encoding'], r['depth'], r['width'])
                              for r in rows):
       fit = {r['family']: r for r in rows
              if (r['encoding'], r['depth'], r['width']) == key}
-      gap = fit['int8']['jpeg_psnr_at_bpp']
-      gap = '' if gap is None else f'{fit["int8"]["psnr"] - gap:+.2f}'
+      gaps = [fit['int8']['codec_psnr_at_bpp'][c] for c in codecs]
+      gaps = ['' if g is None else f'{fit["int8"]["psnr"] - g:+.2f}'
+              for g in gaps]
       lines.append(f'| {key[0]} | {key[1]} x {key[2]} | '
                    f'{fit["fp32"]["num_params"]} | '
-                   + ' | '.join(_cell(fit[f]) for f in fams) + f' | {gap} |')
-    jpeg = [r for r in result['jpeg'] if r['image'] == image]
-    lines += ['', '| JPEG quality | ' + ' | '.join(
-        str(r['quality']) for r in jpeg) + ' | PNG |',
-              '|---|' + '---|' * (len(jpeg) + 1),
-              '| bpp / dB | ' + ' | '.join(_cell(r) for r in jpeg)
-              + f' | {png["bpp"]:.2f} / '
-              + ('lossless' if png['psnr'] is None else f'{png["psnr"]:.2f}')
-              + ' |', '']
+                   + ' | '.join(_cell(fit[f]) for f in fams) + ' | '
+                   + ' | '.join(gaps) + ' |')
+    lines.append('')
+    for name in codecs:
+      points = [r for r in result['codecs']
+                if (r['image'], r['codec']) == (image, name)]
+      lines += [f'| {name} {CODECS[name].setting} | ' + ' | '.join(
+          str(r['setting']) for r in points) + ' |',
+                '|---|' + '---|' * len(points),
+                '| bpp / dB | ' + ' | '.join(_cell(r) for r in points) + ' |',
+                '']
+    lines += [f'PNG: {png["bpp"]:.2f} bpp, '
+              + ('lossless' if png['psnr'] is None
+                 else f'{png["psnr"]:.2f} dB') + '.', '']
   return '\n'.join(lines)
 
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import zlib
 
+import brotli
 import imageio.v3 as iio
 import jax
 import numpy as np
@@ -228,7 +229,7 @@ def test_bad_flags_are_one_line_and_exit_2(tmp_path, exported, capsys):
 def test_file_header_is_json_and_names_every_array(exported):
   blob = exported['int8'][0].read_bytes()
   assert blob[:4] == b'CPPN' and blob[4] == export.FORMAT_VERSION
-  body = zlib.decompress(blob[5:])
+  body = brotli.decompress(blob[5:])
   header = json.loads(body[4:4 + int.from_bytes(body[:4], 'little')])
   assert header['precision'] == 'int8' and header['step'] == 60
   names = {name for name, _, _ in header['arrays']}
@@ -238,3 +239,13 @@ def test_file_header_is_json_and_names_every_array(exported):
                    | {'encoding/a', 'encoding/b'})
   assert {dtype for name, dtype, _ in header['arrays']
           if name.startswith('values/')} == {'int8'}
+
+
+def test_a_version_1_file_coded_with_zlib_still_loads(exported, tmp_path):
+  path, _ = exported['int8']
+  body = brotli.decompress(path.read_bytes()[5:])
+  old = tmp_path / 'v1.cppn'
+  old.write_bytes(b'CPPN' + bytes([1]) + zlib.compress(body, 9))
+  np.testing.assert_array_equal(export.render(export.load_exported(old), 8),
+                                export.render(export.load_exported(path), 8))
+  assert export.file_body(old) == body

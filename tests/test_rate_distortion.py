@@ -2,6 +2,9 @@
 
 import io
 import json
+import zlib
+
+import brotli
 
 import imageio.v3 as iio
 import numpy as np
@@ -38,14 +41,29 @@ def independent_jpeg(target, quality):
 
 def test_jpeg_points_match_an_independent_encode(result):
   _, rd = result
-  assert len(rd['jpeg']) == len(PRESET.images) * len(PRESET.jpeg_qualities)
-  for row in rd['jpeg']:
+  jpeg = [row for row in rd['codecs'] if row['codec'] == 'JPEG']
+  assert len(jpeg) == len(PRESET.images) * 3
+  for row in jpeg:
     target = data.load_target(row['image'], PRESET.resolution,
                               rate_distortion.crop(PRESET, row['image']))
-    num_bytes, psnr = independent_jpeg(target, row['quality'])
+    num_bytes, psnr = independent_jpeg(target, row['setting'])
     assert row['bytes'] == num_bytes
     assert row['bpp'] == pytest.approx(8 * num_bytes / PRESET.resolution**2)
     assert row['psnr'] == pytest.approx(psnr, abs=1e-3)
+
+
+def test_every_codec_is_measured_and_rises_with_its_rate(result):
+  _, rd = result
+  for name, settings in PRESET.codec_settings:
+    rows = [row for row in rd['codecs'] if row['codec'] == name]
+    assert [row['setting'] for row in rows] == list(settings)
+    # Settings run from low to high rate: more bytes, no lower PSNR (the
+    # tiny text crop is nearly white: several codecs store it exactly).
+    assert [row['bytes'] for row in rows] == sorted(
+        row['bytes'] for row in rows)
+    assert rows[-1]['psnr'] >= rows[0]['psnr'] > 10
+  for row in rd['networks']:
+    assert set(row['codec_psnr_at_bpp']) == set(rate_distortion.CODECS)
 
 
 def test_every_network_row_is_its_file(result):
@@ -57,6 +75,9 @@ def test_every_network_row_is_its_file(result):
   for row in rd['networks']:
     path = workdir / 'models' / row['file']
     assert row['file_bytes'] == path.stat().st_size
+    # The same body coded by zlib, measured against brotli.
+    body = brotli.decompress(path.read_bytes()[5:])
+    assert row['zlib_bytes'] == 5 + len(zlib.compress(body, 9))
     assert row['bpp'] == pytest.approx(8 * row['file_bytes']
                                        / PRESET.resolution**2)
     if row['family'] == 'fp32':
@@ -81,6 +102,9 @@ def test_png_row_and_report_files(result):
   assert plot.ndim == 3 and min(plot.shape[:2]) > 100
   report = (workdir / 'rate_distortion.md').read_text()
   assert '## text:0' in report and '| JPEG quality |' in report
+  for heading in ('| JPEG 2000 compression ratio |', '| WebP quality |',
+                  '| AVIF quality |', '## Networks against each codec'):
+    assert heading in report
   assert report.count('| gaussian | 2 x 8 |') == 1
   assert rd['minutes'] > 0 and rd['settings']['resolution'] == 16
 
@@ -91,8 +115,18 @@ def test_pareto_front_keeps_only_improvements():
                                                   (5.0, 14.0)]
 
 
-def test_jpeg_psnr_at_interpolates_in_log_rate():
+def test_codec_psnr_at_interpolates_in_log_rate():
   jpeg = [{'bpp': 1.0, 'psnr': 20.0}, {'bpp': 4.0, 'psnr': 30.0}]
-  assert rate_distortion.jpeg_psnr_at(2.0, jpeg) == pytest.approx(25.0)
-  assert rate_distortion.jpeg_psnr_at(0.5, jpeg) is None
-  assert rate_distortion.jpeg_psnr_at(8.0, jpeg) is None
+  assert rate_distortion.codec_psnr_at(2.0, jpeg) == pytest.approx(25.0)
+  assert rate_distortion.codec_psnr_at(0.5, jpeg) is None
+  assert rate_distortion.codec_psnr_at(8.0, jpeg) is None
+
+
+@pytest.mark.parametrize('name,settings', rate_distortion.CODEC_SETTINGS)
+def test_each_codec_trades_bytes_for_psnr_on_a_photograph(name, settings):
+  target = data.load_target('astronaut', 32)
+  points = [rate_distortion.codec_point(target, name, setting)
+            for setting in (settings[0], settings[-1])]
+  (low_bytes, low_psnr), (high_bytes, high_psnr) = points
+  assert low_bytes < high_bytes
+  assert 10 < low_psnr < high_psnr < 60
