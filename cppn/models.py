@@ -210,19 +210,28 @@ MODEL_FIELDS = {
 }
 
 
-def reads(config: ml_collections.ConfigDict) -> tuple[str, ...]:
-  """The `model` fields the chosen network reads."""
-  if config.name not in MODELS:
+def _check_name(config: ml_collections.ConfigDict):
+  """Raises CppnError for a model.name that is neither here nor a family."""
+  from cppn import families  # pylint: disable=g-import-not-at-top
+  if config.name not in MODELS + families.NAMES:
     raise CppnError(f'unknown model.name {config.name!r}; choose one of: '
-                    + ', '.join(MODELS))
+                    + ', '.join(MODELS + families.NAMES))
+
+
+def reads(config: ml_collections.ConfigDict) -> tuple[str, ...]:
+  """The `model` fields the chosen network reads (cppn/families for the
+  families beside mlp and pyramid)."""
+  from cppn import families  # pylint: disable=g-import-not-at-top
+  _check_name(config)
+  if config.name in families.FAMILIES:
+    return ('name',) + families.FAMILIES[config.name].reads
   return MODEL_FIELDS[config.name]
 
 
 def validate_model_config(config: ml_collections.ConfigDict):
   """Raises CppnError naming the first bad field of the `model` block."""
-  if config.name not in MODELS:
-    raise CppnError(f'unknown model.name {config.name!r}; choose one of: '
-                    + ', '.join(MODELS))
+  from cppn import families  # pylint: disable=g-import-not-at-top
+  _check_name(config)
   if config.matmul_precision not in MATMUL_PRECISIONS:
     raise CppnError(f'unknown model.matmul_precision '
                     f'{config.matmul_precision!r}; choose one of: '
@@ -233,6 +242,8 @@ def validate_model_config(config: ml_collections.ConfigDict):
       raise CppnError(f"model.matmul_precision='tensorfloat32' needs an "
                       f"NVIDIA GPU of compute capability >= 8.0; {missing} "
                       "(use 'float32' or 'bfloat16')")
+  if config.name in families.FAMILIES:
+    families.validate(config)
   if config.name == 'mlp':
     if config.depth < 1:
       raise CppnError(f'model.depth must be >= 1, got {config.depth}')
@@ -246,7 +257,10 @@ def validate_model_config(config: ml_collections.ConfigDict):
 
 def make_model(config: ml_collections.ConfigDict) -> nn.Module:
   """The Flax module named by the `model` config block."""
+  from cppn import families  # pylint: disable=g-import-not-at-top
   validate_model_config(config)
+  if config.name in families.FAMILIES:
+    return families.make(config)
   if config.name == 'pyramid':
     return PyramidMLP(matmul_precision=config.matmul_precision)
   return MLP(depth=config.depth, width=config.width,

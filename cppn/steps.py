@@ -86,31 +86,35 @@ def prepare_batch(features: np.ndarray, pixels: np.ndarray,
           'w': weights.reshape(num_chunks, chunk)}
 
 
-def weighted_squared_error(params, apply_fn, x, y, w):
-  """Sum of w * (f(x) - y)^2: (F, c), (3, c), (c,) -> ()."""
-  pred = apply_fn({'params': params}, x, feature_major=True)
+def weighted_squared_error(params, apply_fn, x, y, w, **model_kwargs):
+  """Sum of w * (f(x) - y)^2: (F, c), (3, c), (c,) -> ().
+
+  model_kwargs: extra keywords of the model's apply (`progress`).
+  """
+  pred = apply_fn({'params': params}, x, feature_major=True, **model_kwargs)
   return jnp.sum(w * (pred - y) ** 2)
 
 
 def loss_and_grad(params, apply_fn, batch: Batch,
-                  encoding_name: str | None = None):
+                  encoding_name: str | None = None, **model_kwargs):
   """Full-batch loss 0.5 * MSE and its gradient, accumulated chunk by chunk.
 
   With `encoding_name`, batch['x'] holds coordinates and each chunk is
   encoded on the fly with the parameters batch['encoding'] (for images whose
   features would not fit in memory); otherwise batch['x'] holds features.
+  model_kwargs go to the model's apply.
   """
   num_values = jnp.sum(batch['w']) * batch['y'].shape[1]
   grad_fn = jax.value_and_grad(weighted_squared_error)
   if encoding_name is not None:
     model_apply = apply_fn
-    apply_fn = lambda variables, coords, feature_major: model_apply(
+    apply_fn = lambda variables, coords, **kwargs: model_apply(
         variables, encodings.encode(encoding_name, batch['encoding'],
-                                    coords.T).T, feature_major=feature_major)
+                                    coords.T).T, **kwargs)
 
   def add_chunk(carry, chunk):
     total, grads = carry
-    value, chunk_grads = grad_fn(params, apply_fn, *chunk)
+    value, chunk_grads = grad_fn(params, apply_fn, *chunk, **model_kwargs)
     return (total + value, jax.tree_util.tree_map(jnp.add, grads, chunk_grads)
             ), None
 
@@ -144,12 +148,16 @@ def train_step(state: TrainState, batch: Batch, key: jax.Array,
 
   The minibatch key is folded with the step number, so a resumed run draws
   the same pixels as an uninterrupted one. `encoding_name`: see loss_and_grad.
+  A batch with 'num_steps' (the fit's length) passes the model progress =
+  step / num_steps (families.takes_progress).
   """
   if batch_size > 0:
     batch = sample_minibatch(batch, jax.random.fold_in(key, state.step),
                              batch_size)
+  model_kwargs = ({'progress': state.step / batch['num_steps']}
+                  if 'num_steps' in batch else {})
   loss, grads = loss_and_grad(state.params, state.apply_fn, batch,
-                              encoding_name)
+                              encoding_name, **model_kwargs)
   return state.apply_gradients(grads=grads), {'loss': loss}
 
 

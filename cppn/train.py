@@ -30,6 +30,7 @@ from cppn import backend
 from cppn import checkpoints
 from cppn import data
 from cppn import encodings
+from cppn import families
 from cppn import group
 from cppn import guards
 from cppn import metrics
@@ -45,6 +46,7 @@ def validate_config(config: ml_collections.ConfigDict):
   guards.validate_train_config(config.train)
   models.validate_model_config(config.model)
   encodings.validate_encoding_config(config.encoding)
+  families.check_encoding(config)
 
 
 def initial_state(config: ml_collections.ConfigDict,
@@ -67,18 +69,21 @@ def training_batch(config: ml_collections.ConfigDict, dataset: data.Dataset,
 
   Features are computed once when they fit in train.feature_cache_mb; else
   the batch holds coordinates and, under 'encoding', the encoding
-  parameters, and each chunk is encoded at every step.
+  parameters, and each chunk is encoded at every step. A model that takes
+  training progress also gets 'num_steps' (steps.train_step).
   """
   coords = dataset.train_coords
   chunk_size = config.train.chunk_size
+  progress = ({'num_steps': np.float32(config.train.num_steps)}
+              if families.takes_progress(config.model) else {})
   if not guards.precomputes_features(config, coords.shape[0],
                                      encodings.width(config.encoding)):
     return dict(steps.prepare_batch(coords, dataset.train_pixels, chunk_size),
-                encoding=encoding_params)
+                encoding=encoding_params, **progress)
   features = jax.jit(functools.partial(encodings.encode, config.encoding.name))(
       encoding_params, coords)
-  return steps.prepare_batch(np.asarray(features), dataset.train_pixels,
-                             chunk_size)
+  return dict(steps.prepare_batch(np.asarray(features), dataset.train_pixels,
+                                  chunk_size), **progress)
 
 
 def target_and_dataset(config: ml_collections.ConfigDict,
