@@ -24,8 +24,9 @@ largest budget, first image, per task), families.md and families.json
 per second per fit, wall seconds per fit).
 
 Presets: tiny (16 px, 20 steps, one budget of 1e4: the test's), cpu (64 px,
-300 steps, budgets 3e4 / 1e5 / 3e5, learning rates x 1/3, 1, 3, one image),
-paper (512 px, 2000 steps, the same budgets and factors, four photographs;
+200 steps, budgets 1e4 / 3e4 / 1e5, smaller than the paper's as the image
+is, learning rates x 1/3, 1, 3, one image), paper (512 px, 2000 steps,
+budgets 3e4 / 1e5 / 3e5, the same factors, four photographs;
 --images=DIR:0,...,DIR:15 for the paper's data).
 """
 
@@ -66,7 +67,7 @@ class Preset:
 
 PRESETS = {
     'tiny': Preset(16, 20, (1e4,), (1.0,), ('astronaut',), num_evals=1),
-    'cpu': Preset(64, 300, (3e4, 1e5, 3e5), (1 / 3, 1.0, 3.0),
+    'cpu': Preset(64, 200, (1e4, 3e4, 1e5), (1 / 3, 1.0, 3.0),
                   ('astronaut',)),
     'paper': Preset(512, 2000, (3e4, 1e5, 3e5), (1 / 3, 1.0, 3.0),
                     ('astronaut', 'chelsea', 'coffee', 'rocket')),
