@@ -1,7 +1,8 @@
 r"""Every coordinate-network family on the same images at matched budgets.
 
   python -m experiments.families --preset=cpu --workdir=runs/families \
-      [--families=siren,hashgrid] [--images=astronaut,chelsea] [--noprogress]
+      [--families=siren,hashgrid] [--images=astronaut,chelsea] \
+      [--budgets=3e4,1e5] [--noprogress]
 
 Each family of cppn/families starts from its configs/<family>.py (its
 published settings and learning rate); its size field (width, hash table
@@ -198,17 +199,26 @@ def outputs_image(path: pathlib.Path) -> np.ndarray:
 
 
 def define_flags(flag_values: flags.FlagValues):
-  """--families and --images."""
+  """--families, --images and --budgets."""
   flags.DEFINE_list('families', list(families_lib.NAMES),
                     'Families to compare.', flag_values=flag_values)
   flags.DEFINE_list('images', None, 'Images (data.load_target sources); '
                     "default: the preset's.", flag_values=flag_values)
+  flags.DEFINE_list('budgets', None, "Parameter budgets; default: the "
+                    "preset's.", flag_values=flag_values)
 
 
 def run(preset_name: str, workdir: pathlib.Path, progress: bool,
-        families: list[str], images: list[str] | None) -> dict[str, Any]:
+        families: list[str], images: list[str] | None,
+        budgets: list[str] | None) -> dict[str, Any]:
   """Fits every family, budget, task, rate and image; writes the report."""
   preset = PRESETS[preset_name]
+  if budgets:
+    try:
+      preset = dataclasses.replace(preset, budgets=tuple(
+          float(b) for b in budgets))
+    except ValueError as e:
+      raise CppnError(f'--budgets takes numbers, e.g. 3e4,1e5: {e}') from e
   unknown = [f for f in families if f not in families_lib.FAMILIES]
   if unknown:
     raise CppnError(f'unknown family {unknown[0]!r}; choose from: '
