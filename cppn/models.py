@@ -17,6 +17,9 @@ pytree; that is why this project uses Linen rather than NNX.
            max(3, n // 2^i) units (i = 0, 1, ...), ReLU after every layer,
            output included; n is the number of input features. Keras default
            initialisation (glorot-uniform weights, zero biases).
+
+The other families (SIREN, WIRE, hash grids, ...) are in cppn/families;
+`reads`, `validate_model_config` and `make_model` hand their names there.
 """
 
 import functools

@@ -36,10 +36,10 @@ import importlib
 import pathlib
 from typing import Any
 
+from absl import flags
+import imageio.v3 as iio
 import matplotlib
 import numpy as np
-
-from absl import flags
 
 from cppn import cli
 from cppn import families as families_lib
@@ -187,15 +187,9 @@ def crop_figure(path: pathlib.Path, panels_by_task, resolution: int):
                            figsize=(1.6 * width, 1.9 * len(panels_by_task)),
                            squeeze=False)
   for ax_row, panels in zip(axes, panels_by_task):
-    common.image_row(ax_row, [(title, outputs_image(p)[low:high, low:high])
+    common.image_row(ax_row, [(title, iio.imread(p)[low:high, low:high])
                               for title, p in panels])
   outputs.save_figure(fig, path)
-
-
-def outputs_image(path: pathlib.Path) -> np.ndarray:
-  """A PNG as an (H, W, C) array."""
-  import imageio.v3 as iio  # pylint: disable=g-import-not-at-top
-  return iio.imread(path)
 
 
 def define_flags(flag_values: flags.FlagValues):

@@ -438,3 +438,23 @@ def test_vmapped_members_equal_solo_runs(name):
     jax.tree_util.tree_map(
         lambda a, b: np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-6),
         group.unstack(stacked.params, index), solo.params)
+
+
+def test_families_command_writes_its_report(tmp_path):
+  from cppn import cli  # pylint: disable=g-import-not-at-top
+  from experiments import families as families_experiment  # pylint: disable=g-import-not-at-top
+  cli.call(families_experiment.COMMAND, [
+      '--preset=tiny', f'--workdir={tmp_path}', '--families=grid',
+      '--noprogress'])
+  import json  # pylint: disable=g-import-not-at-top
+  report = json.loads((tmp_path / 'families.json').read_text())
+  rows = {row['task']: row for row in report['rows']}
+  assert rows.keys() == {'memorize', 'paper'}
+  for row in rows.values():
+    # The budget of 1e4 at 3 colours per vertex: 57 x 57 vertices.
+    assert row['params'] == 3 * 57**2 and row['tuned_lr'] == 0.1
+    assert row['tuned_psnr'] == row['published_psnr']
+  table = (tmp_path / 'families.md').read_text()
+  assert '| memorize | grid | 10000 | 9747 |' in table
+  for figure in ('families.png', 'families_crops.png'):
+    assert (tmp_path / figure).stat().st_size > 0
