@@ -6,7 +6,11 @@ training, 4 ReLU layers of 256 units and a sigmoid output (depth 5), Adam at
 
   python -m cppn.main --config=configs/c2f.py --workdir=runs/c2f
 
-MEASURED
+Measured with `python -m experiments.families --preset=cpu` (64 px
+astronaut, 200 full-batch steps, budget 3e4: 29763 parameters, 2-core shared
+CPU): memorisation 25.19 dB, SSIM 0.872 at lr 0.003 (published lr: 22.82
+dB); paper split (test pixels) 12.88 dB, SSIM 0.365 at lr 0.000333
+(published lr: 11.43 dB).
 """
 
 from configs import default

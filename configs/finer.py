@@ -6,7 +6,11 @@ Adam at 5e-4 (the source decays it to 0.1x over the run; cppn keeps it constant)
 
   python -m cppn.main --config=configs/finer.py --workdir=runs/finer
 
-MEASURED
+Measured with `python -m experiments.families --preset=cpu` (64 px
+astronaut, 200 full-batch steps, budget 3e4: 29697 parameters, 2-core shared
+CPU): memorisation 82.89 dB, SSIM 1.000 at lr 0.0015 (published lr: 46.59
+dB); paper split (test pixels) 16.95 dB, SSIM 0.738 at lr 0.000167
+(published lr: 15.95 dB).
 """
 
 from configs import default

@@ -5,7 +5,11 @@ The source's image setting: 4 filters and 3 hidden linears of 256 units
 
   python -m cppn.main --config=configs/fourier_net.py --workdir=runs/fourier_net
 
-MEASURED
+Measured with `python -m experiments.families --preset=cpu` (64 px
+astronaut, 200 full-batch steps, budget 3e4: 29976 parameters, 2-core shared
+CPU): memorisation 62.16 dB, SSIM 1.000 at lr 0.03 (published lr: 50.61 dB);
+paper split (test pixels) 10.17 dB, SSIM 0.019 at lr 0.03 (published lr:
+10.13 dB).
 """
 
 from configs import default

@@ -5,7 +5,11 @@ The source's image setting: depth 4, width 256, input_scale 256, weight_scale
 
   python -m cppn.main --config=configs/gabor_net.py --workdir=runs/gabor_net
 
-MEASURED
+Measured with `python -m experiments.families --preset=cpu` (64 px
+astronaut, 200 full-batch steps, budget 3e4: 29928 parameters, 2-core shared
+CPU): memorisation 45.91 dB, SSIM 0.998 at lr 0.03 (published lr: 38.56 dB);
+paper split (test pixels) 10.00 dB, SSIM 0.045 at lr 0.01 (published lr:
+10.00 dB).
 """
 
 from configs import default

@@ -5,7 +5,11 @@ s) = 0.024), PyTorch's default initialisation, Adam at 5e-3.
 
   python -m cppn.main --config=configs/gauss.py --workdir=runs/gauss
 
-MEASURED
+Measured with `python -m experiments.families --preset=cpu` (64 px
+astronaut, 200 full-batch steps, budget 3e4: 29697 parameters, 2-core shared
+CPU): memorisation 25.68 dB, SSIM 0.892 at lr 0.00167 (published lr: 12.28
+dB); paper split (test pixels) 10.54 dB, SSIM 0.043 at lr 0.005 (published
+lr: 10.54 dB).
 """
 
 from configs import default

@@ -7,7 +7,11 @@ eps 1e-15 and a relative L2 loss).
 
   python -m cppn.main --config=configs/hashgrid.py --workdir=runs/hashgrid
 
-MEASURED
+Measured with `python -m experiments.families --preset=cpu` (64 px
+astronaut, 200 full-batch steps, budget 3e4: 22208 parameters, 2-core shared
+CPU): memorisation 39.87 dB, SSIM 0.996 at lr 0.03 (published lr: 39.14 dB);
+paper split (test pixels) 14.01 dB, SSIM 0.481 at lr 0.01 (published lr:
+14.01 dB).
 """
 
 from configs import default

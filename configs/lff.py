@@ -5,7 +5,11 @@ features whose B starts at 10 * N(0, 1) and trains with it; Adam at 1e-3.
 
   python -m cppn.main --config=configs/lff.py --workdir=runs/lff
 
-MEASURED
+Measured with `python -m experiments.families --preset=cpu` (64 px
+astronaut, 200 full-batch steps, budget 3e4: 29987 parameters, 2-core shared
+CPU): memorisation 37.65 dB, SSIM 0.991 at lr 0.003 (published lr: 32.12
+dB); paper split (test pixels) 11.51 dB, SSIM 0.386 at lr 0.003 (published
+lr: 11.27 dB).
 """
 
 from configs import default

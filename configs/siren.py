@@ -5,7 +5,11 @@ The source's image setting: 4 sine layers of 256 units and a linear output
 
   python -m cppn.main --config=configs/siren.py --workdir=runs/siren
 
-MEASURED
+Measured with `python -m experiments.families --preset=cpu` (64 px
+astronaut, 200 full-batch steps, budget 3e4: 29697 parameters, 2-core shared
+CPU): memorisation 38.58 dB, SSIM 0.993 at lr 0.0003 (published lr: 28.57
+dB); paper split (test pixels) 17.93 dB, SSIM 0.793 at lr 0.0003 (published
+lr: 17.81 dB).
 """
 
 from configs import default

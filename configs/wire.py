@@ -6,7 +6,11 @@ sqrt 2) and a complex linear output (depth 5), omega = 20, s = 10, Adam at
 
   python -m cppn.main --config=configs/wire.py --workdir=runs/wire
 
-MEASURED
+Measured with `python -m experiments.families --preset=cpu` (64 px
+astronaut, 200 full-batch steps, budget 3e4: 29607 parameters, 2-core shared
+CPU): memorisation 17.07 dB, SSIM 0.658 at lr 0.005 (published lr: 17.07
+dB); paper split (test pixels) 10.48 dB, SSIM 0.015 at lr 0.015 (published
+lr: 10.33 dB).
 """
 
 from configs import default

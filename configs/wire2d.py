@@ -5,7 +5,11 @@ units (256 / 2) and a complex linear output (depth 5), Adam at 5e-3.
 
   python -m cppn.main --config=configs/wire2d.py --workdir=runs/wire2d
 
-MEASURED
+Measured with `python -m experiments.families --preset=cpu` (64 px
+astronaut, 200 full-batch steps, budget 3e4: 29994 parameters, 2-core shared
+CPU): memorisation 25.98 dB, SSIM 0.897 at lr 0.005 (published lr: 25.98
+dB); paper split (test pixels) 16.89 dB, SSIM 0.729 at lr 0.015 (published
+lr: 15.92 dB).
 """
 
 from configs import default
