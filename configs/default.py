@@ -89,11 +89,54 @@ def get_config():
   config.encoding.seed = 0
 
   config.model = ml_collections.ConfigDict()
-  config.model.name = 'mlp'  # 'mlp' (the paper's) or 'pyramid' (the seed's)
-  config.model.depth = 4  # Dense layers including the output layer (mlp)
-  config.model.width = 256  # hidden units per layer (mlp)
-  config.model.activation = 'relu'  # hidden activation (mlp)
-  config.model.output_activation = 'sigmoid'  # maps outputs to (0, 1) (mlp)
+  # 'mlp' (the paper's), 'pyramid' (the seed's), or a family of
+  # cppn/families (siren, finer, gauss, wire, wire2d, fourier_net,
+  # gabor_net, hashgrid, grid, c2f, lff; they need encoding.name='none' and
+  # configs/<family>.py holds each one's published settings). Each reads
+  # only its own fields below; setting one it does not read is an error.
+  config.model.name = 'mlp'
+  # Dense layers including the output layer (every network but pyramid and
+  # grid; for the MFNs also the number of filters).
+  config.model.depth = 4
+  # Units per hidden layer (complex units for wire, wire2d; the MLP after
+  # the encoding for hashgrid, c2f, lff).
+  config.model.width = 256
+  config.model.activation = 'relu'  # hidden activation (mlp, lff)
+  # Maps outputs to (0, 1) (mlp, lff).
+  config.model.output_activation = 'sigmoid'
+  # siren, finer, wire, wire2d: omega of the first layer, and of the later
+  # ones (sin(omega z); WIRE's exp(i omega z ...)).
+  config.model.omega_first = 30.0
+  config.model.omega_hidden = 30.0
+  # finer: k > 0 draws the first layer's bias from U(-k, k); 0 keeps
+  # PyTorch's default U(+-1 / sqrt(fan_in)).
+  config.model.first_bias_scale = 0.0
+  # gauss, wire, wire2d: s, the inverse width of the Gaussian exp(-(s z)^2).
+  config.model.gaussian_scale = 10.0
+  # fourier_net, gabor_net: the filters' frequency scale, and the hidden
+  # kernels' U(+-sqrt(weight_scale / width)).
+  config.model.input_scale = 256.0
+  config.model.weight_scale = 1.0
+  # gabor_net: gamma ~ Gamma(shape gabor_alpha / depth, rate gabor_beta).
+  config.model.gabor_alpha = 6.0
+  config.model.gabor_beta = 1.0
+  # hashgrid: L levels, F features per entry, T entries per hashed level (a
+  # power of two), N_min vertices per axis of the coarsest level, and b, the
+  # growth of the resolution from one level to the next.
+  config.model.num_levels = 16
+  config.model.features_per_level = 2
+  config.model.table_size = 2**15
+  config.model.base_resolution = 16
+  config.model.growth_factor = 1.5
+  config.model.grid_resolution = 256  # grid: vertices per axis
+  # c2f: L bands per coordinate (2^k pi, k < L), opened by training progress
+  # from c2f_start to c2f_end (fractions of train.num_steps).
+  config.model.num_bands = 8
+  config.model.c2f_start = 0.0
+  config.model.c2f_end = 0.4
+  # lff: m rows of the trained B, drawn as fourier_sigma * N(0, 1).
+  config.model.num_fourier_features = 256
+  config.model.fourier_sigma = 10.0
   # Matmul arithmetic, forward and backward: 'float32' (exact), or the faster
   # 'tensorfloat32' (NVIDIA GPUs only) or 'bfloat16' (float32 accumulation).
   config.model.matmul_precision = 'float32'

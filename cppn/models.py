@@ -17,6 +17,9 @@ pytree; that is why this project uses Linen rather than NNX.
            max(3, n // 2^i) units (i = 0, 1, ...), ReLU after every layer,
            output included; n is the number of input features. Keras default
            initialisation (glorot-uniform weights, zero biases).
+
+The other families (SIREN, WIRE, hash grids, ...) are in cppn/families;
+`reads`, `validate_model_config` and `make_model` hand their names there.
 """
 
 import functools
@@ -210,19 +213,28 @@ MODEL_FIELDS = {
 }
 
 
-def reads(config: ml_collections.ConfigDict) -> tuple[str, ...]:
-  """The `model` fields the chosen network reads."""
-  if config.name not in MODELS:
+def _check_name(config: ml_collections.ConfigDict):
+  """Raises CppnError for a model.name that is neither here nor a family."""
+  from cppn import families  # pylint: disable=g-import-not-at-top
+  if config.name not in MODELS + families.NAMES:
     raise CppnError(f'unknown model.name {config.name!r}; choose one of: '
-                    + ', '.join(MODELS))
+                    + ', '.join(MODELS + families.NAMES))
+
+
+def reads(config: ml_collections.ConfigDict) -> tuple[str, ...]:
+  """The `model` fields the chosen network reads (cppn/families for the
+  families beside mlp and pyramid)."""
+  from cppn import families  # pylint: disable=g-import-not-at-top
+  _check_name(config)
+  if config.name in families.FAMILIES:
+    return ('name',) + families.FAMILIES[config.name].reads
   return MODEL_FIELDS[config.name]
 
 
 def validate_model_config(config: ml_collections.ConfigDict):
   """Raises CppnError naming the first bad field of the `model` block."""
-  if config.name not in MODELS:
-    raise CppnError(f'unknown model.name {config.name!r}; choose one of: '
-                    + ', '.join(MODELS))
+  from cppn import families  # pylint: disable=g-import-not-at-top
+  _check_name(config)
   if config.matmul_precision not in MATMUL_PRECISIONS:
     raise CppnError(f'unknown model.matmul_precision '
                     f'{config.matmul_precision!r}; choose one of: '
@@ -233,6 +245,8 @@ def validate_model_config(config: ml_collections.ConfigDict):
       raise CppnError(f"model.matmul_precision='tensorfloat32' needs an "
                       f"NVIDIA GPU of compute capability >= 8.0; {missing} "
                       "(use 'float32' or 'bfloat16')")
+  if config.name in families.FAMILIES:
+    families.validate(config)
   if config.name == 'mlp':
     if config.depth < 1:
       raise CppnError(f'model.depth must be >= 1, got {config.depth}')
@@ -248,7 +262,10 @@ def make_model(config: ml_collections.ConfigDict,
                out_dim: int = 3) -> nn.Module:
   """The Flax module named by the `model` config block, with out_dim
   outputs per point (the task's: 3 for RGB, 1 for a grey image or volume)."""
+  from cppn import families  # pylint: disable=g-import-not-at-top
   validate_model_config(config)
+  if config.name in families.FAMILIES:
+    return families.make(config, out_dim)
   if config.name == 'pyramid':
     return PyramidMLP(out_dim=out_dim,
                       matmul_precision=config.matmul_precision)

@@ -202,14 +202,21 @@ def train_step(state: TrainState, batch: Batch, key: jax.Array,
   The step's key is folded with the step number, so a resumed run draws
   the same points as an uninterrupted one. `encoding_name`: see
   loss_and_grad.
+  A batch with 'num_steps' (the fit's length) passes the model progress =
+  step / num_steps (families.takes_progress).
   """
   step_key = jax.random.fold_in(key, state.step)
   if batch_size > 0:
     batch = sample_minibatch(batch, step_key, batch_size)
   elif objective.resamples:
     batch = objective.sample(batch, step_key)
-  loss, grads = loss_and_grad(state.params, state.apply_fn, batch,
-                              encoding_name, objective)
+  apply_fn = state.apply_fn
+  if 'num_steps' in batch:
+    progress = state.step / batch['num_steps']
+    apply_fn = lambda variables, x, **kwargs: state.apply_fn(
+        variables, x, progress=progress, **kwargs)
+  loss, grads = loss_and_grad(state.params, apply_fn, batch, encoding_name,
+                              objective)
   return state.apply_gradients(grads=grads), {'loss': loss}
 
 

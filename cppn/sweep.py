@@ -124,8 +124,8 @@ def member_names(members: Sequence[Overrides]) -> list[str]:
   """
   short = short_keys(list(dict.fromkeys(k for m in members for k in m)))
   names, seen = [], set()
-  for overrides in members:
-    name = ','.join(f'{short[k]}={v}' for k, v in overrides.items()) or 'base'
+  for member in members:
+    name = ','.join(f'{short[k]}={v}' for k, v in member.items()) or 'base'
     name = re.sub(r'[^A-Za-z0-9._=,+-]', '_', name)[:MAX_NAME_LENGTH]
     unique, count = name, 1
     while unique in seen:

@@ -34,6 +34,7 @@ from cppn import backend
 from cppn import checkpoints
 from cppn import data
 from cppn import encodings
+from cppn import families
 from cppn import group
 from cppn import guards
 from cppn import models
@@ -50,6 +51,7 @@ def validate_config(config: ml_collections.ConfigDict):
   guards.validate_train_config(config.train)
   models.validate_model_config(config.model)
   encodings.validate_encoding_config(config.encoding, tasks.dim(config))
+  families.check_encoding(config)
   tensorboard.check_available(config)
 
 
@@ -92,18 +94,21 @@ def training_batch(config: ml_collections.ConfigDict, task: tasks.base.Task,
   Features are computed once when they fit in train.feature_cache_mb (and
   the objective does not draw new points each step); else the batch holds
   coordinates and, under 'encoding', the encoding parameters, and each
-  chunk is encoded at every step.
+  chunk is encoded at every step. A model that takes
+  training progress also gets 'num_steps' (steps.train_step).
   """
   coords = task.train_coords
   chunk_size = config.train.chunk_size
+  progress = ({'num_steps': np.float32(config.train.num_steps)}
+              if families.takes_progress(config.model) else {})
   if task.objective.resamples or not guards.precomputes_features(
       config, coords.shape[0], encodings.width(config.encoding, task.dim)):
     return dict(steps.prepare_batch(coords, task.train_targets, chunk_size),
-                encoding=encoding_params, **task.observations)
+                encoding=encoding_params, **task.observations, **progress)
   features = jax.jit(functools.partial(encodings.encode, config.encoding.name))(
       encoding_params, coords)
   return dict(steps.prepare_batch(np.asarray(features), task.train_targets,
-                                  chunk_size), **task.observations)
+                                  chunk_size), **task.observations, **progress)
 
 
 def encoded_on_the_fly(config: ml_collections.ConfigDict,

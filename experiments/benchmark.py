@@ -3,11 +3,14 @@ r"""Training speed against the machine's matmul ceiling and the reference loop.
   python -m experiments.benchmark --preset=cpu --workdir=runs/benchmark \
       [--sizes=64,128] [--rounds=10] [--round_seconds=0.6] [--cli] [--sweep] \
       [--paper_fit] [--table1=PRESET] [--table1_precisions=float32,bfloat16] \
-      [--tasks=ct,mri]
+      [--tasks=ct,mri] [--families=siren,hashgrid] [--family_size=512]
 
-Presets: tiny (one 16 px size, 2 short rounds: the test's), cpu (64 to 512
-px), paper (the same sizes, plus --paper_fit and --table1=paper at three
-matmul precisions: for a GPU); a flag given overrides the preset's value.
+Presets: tiny (one 16 px size, 2 short rounds: the test's), cpu (64 to 512 px, every family's row at 512 px), paper (the same,
+plus --paper_fit and --table1=paper at three matmul precisions: for a GPU);
+a flag given overrides the preset's value. The family rows
+(experiments/family_speed.py: steps/s, matmul rate, and for the grids the
+lookup's bytes against the copy bandwidth and its share of a step) are
+measured in this process.
 
 Workload (the paper's): a 4 x 256 ReLU MLP on m = 256 Gaussian features (512
 inputs), Adam, full batch, paper split of an N x N image (N^2 / 4 training
@@ -82,6 +85,7 @@ import numpy as np
 
 from cppn import cli
 from experiments import command
+from experiments import family_speed
 
 DEPTH, WIDTH, NUM_FEATURES = 4, 256, 256
 NUM_ROUNDS = 10  # timing rounds per measurement
@@ -148,14 +152,19 @@ class Preset:
   table1: str | None = None  # time experiments.table1 at this preset
   table1_precisions: tuple[str, ...] = ('float32', 'bfloat16')
   tasks: tuple[str, ...] = ()  # time the paper's fits of these (TASK_SIZES)
+  families: tuple[str, ...] = ()  # one row each (experiments/family_speed.py)
+  family_size: int = 512  # their image side N
 
 
+ALL_FAMILIES = ('siren', 'finer', 'gauss', 'wire', 'wire2d', 'fourier_net',
+                'gabor_net', 'hashgrid', 'grid', 'c2f', 'lff')
 PRESETS = {
     'tiny': Preset(sizes=(16,), num_rounds=2, round_seconds=0.05),
-    'cpu': Preset(sizes=(64, 128, 256, 512)),
+    'cpu': Preset(sizes=(64, 128, 256, 512), families=ALL_FAMILIES),
     'paper': Preset(sizes=(64, 128, 256, 512), paper_fit=True, table1='paper',
                     table1_precisions=('float32', 'tensorfloat32',
-                                       'bfloat16'), tasks=('ct', 'mri')),
+                                       'bfloat16'), tasks=('ct', 'mri'),
+                    families=ALL_FAMILIES),
 }
 
 
@@ -490,6 +499,10 @@ def markdown(result):
     lines += ['', f'sweep of {sweep["members"]} members: one command '
               f'{sweep["sweep_seconds"]:.1f} s, separate commands '
               f'{sweep["separate_seconds"]:.1f} s, ratio {sweep["ratio"]:.2f}x']
+  if result.get('families'):
+    lines += ['', 'families (configs/<family>.py at their published size, '
+              'paper split; medians over rounds, in this process):', '']
+    lines += family_speed.markdown(result['families'])
   if 'paper_fit' in result:
     fit = result['paper_fit']
     lines += ['', 'one paper-protocol fit (512 px, 2000 steps), wall seconds '
@@ -546,6 +559,10 @@ def define_flags(flag_values: flags.FlagValues):
                     flag_values=flag_values)
   flags.DEFINE_list('table1_precisions', None, 'model.matmul_precision '
                     'values for --table1.', flag_values=flag_values)
+  flags.DEFINE_list('families', None, 'Families to time, one row each '
+                    '(none: an empty list).', flag_values=flag_values)
+  flags.DEFINE_integer('family_size', None, 'Image side N of the family '
+                       'rows.', lower_bound=4, flag_values=flag_values)
   flags.DEFINE_list('tasks', None, 'Also time the paper\'s fits of these '
                     'tasks: ' + ', '.join(TASK_SIZES) + ' (at --sizes\' '
                     'first size when --measure is one).',
@@ -568,7 +585,10 @@ def resolved_preset(preset_name: str, options: dict) -> Preset:
            'round_seconds': options['round_seconds'],
            'paper_fit': options['paper_fit'], 'table1': options['table1'],
            'table1_precisions': precisions and tuple(precisions),
-           'tasks': options['tasks'] and tuple(options['tasks'])}
+           'tasks': options['tasks'] and tuple(options['tasks']),
+           'families': (None if options['families'] is None
+                        else tuple(options['families'])),
+           'family_size': options['family_size']}
   return dataclasses.replace(PRESETS[preset_name], **{
       field: value for field, value in given.items() if value is not None})
 
@@ -602,6 +622,10 @@ def run(preset_name: str, workdir: pathlib.Path, progress: bool,
     with tempfile.TemporaryDirectory() as sweep_dir:
       result['sweep'] = sweep_speed.measure('configs/sweep_scale.py',
                                             pathlib.Path(sweep_dir))
+  if preset.families:
+    result['families'] = family_speed.measure(
+        preset.families, preset.family_size, preset.num_rounds,
+        preset.round_seconds)
   if preset.paper_fit:
     result['paper_fit'] = {
         method: measure_in_subprocess(method, 512,
