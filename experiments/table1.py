@@ -158,7 +158,9 @@ def shepp(first: int, count: int) -> tuple[str, ...]:
   return tuple(f'shepp:{k}' for k in range(first, first + count))
 
 
-# The cpu preset's CT and MRI rows, each about 15 minutes on 2 CPU cores.
+# The cpu preset's CT and MRI rows. The CT row took 17.2 minutes on 2
+# shared CPU cores (load average 2-5): none 22.32, basic 29.35, positional
+# 27.74, gaussian 30.99 dB on shepp:8. The MRI row's time is not measured.
 CPU_TASK_ROWS = {'ct': TaskRow(shepp(8, 1), 128, 1000),
                  'mri': TaskRow(shepp(6, 1), 32, 500)}
 PRESETS = {
