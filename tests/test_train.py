@@ -55,15 +55,21 @@ def test_resume_after_a_crash_matches_an_uninterrupted_run(tmp_path):
 
 
 # configs/test.py's test PSNR on a CPU from the trainer before fits went
-# through cppn/tasks (an image is now the identity operator of a task).
+# through cppn/tasks (an image is now the identity operator of a task),
+# recorded with this JAX version: XLA's rounding differs between versions
+# (16.1213 under JAX 0.4.38), so the digits hold for it alone. On every
+# version tests/test_reference.py checks the fit against an independent
+# re-implementation of the image protocol.
 IMAGE_TEST_PSNR_BEFORE_TASKS = 16.103151321411133
+IMAGE_TEST_PSNR_JAX_VERSION = '0.10.2'
 
 
 def test_finished_run_is_not_rerun(tmp_path):
   first = run_test_config(tmp_path)
   again = run_test_config(tmp_path)
   assert again == first
-  if jax.default_backend() == 'cpu':
+  if (jax.default_backend() == 'cpu'
+      and jax.__version__ == IMAGE_TEST_PSNR_JAX_VERSION):
     assert first['test_psnr'] == pytest.approx(IMAGE_TEST_PSNR_BEFORE_TASKS,
                                                abs=1e-3)
 
