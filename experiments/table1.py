@@ -160,7 +160,8 @@ def shepp(first: int, count: int) -> tuple[str, ...]:
 
 # The cpu preset's CT and MRI rows. The CT row took 17.2 minutes on 2
 # shared CPU cores (load average 2-5): none 22.32, basic 29.35, positional
-# 27.74, gaussian 30.99 dB on shepp:8. The MRI row's time is not measured.
+# 27.74, gaussian 30.99 dB on shepp:8; the MRI row 25.0 minutes (partly
+# shared with a test run): 19.72, 28.89, 28.89, 20.37 dB on shepp:6.
 CPU_TASK_ROWS = {'ct': TaskRow(shepp(8, 1), 128, 1000),
                  'mri': TaskRow(shepp(6, 1), 32, 500)}
 PRESETS = {
