@@ -17,6 +17,7 @@ trains, with test_psnr and train_psnr as its metrics.
   log_hparams      a sweep member's swept fields (sweep.py calls it)
 """
 
+import os
 import pathlib
 from typing import Any, Mapping
 
@@ -31,7 +32,9 @@ SCALARS = ('loss', 'train_psnr', 'test_psnr')  # metrics.jsonl's names
 HPARAM_METRICS = ('test_psnr', 'train_psnr')
 
 # Open writers by workdir: one event file per run and process, closed at the
-# run's last step.
+# run's last step. tensorboardX names an event file by the second it opened
+# and the host, so each writer adds a suffix (the process id, or '.hparams')
+# to keep two files opened in the same second from overwriting each other.
 _writers: dict[pathlib.Path, Any] = {}
 
 
@@ -70,7 +73,8 @@ def log_evaluation(config: ml_collections.ConfigDict, workdir,
     return
   workdir = pathlib.Path(workdir)
   if workdir not in _writers:
-    _writers[workdir] = _summary_writer_class()(logdir=str(workdir))
+    _writers[workdir] = _summary_writer_class()(
+        logdir=str(workdir), filename_suffix=f'.{os.getpid()}')
   writer, step = _writers[workdir], int(row['step'])
   for tag in SCALARS:
     writer.add_scalar(tag, row[tag], step)
@@ -90,7 +94,8 @@ def hparam_value(value: Any) -> bool | int | float | str:
 def log_hparams(workdir, swept: Mapping[str, Any]):
   """Writes a sweep member's swept fields ({'encoding.sigma': 4}) as the
   hparams of its TensorBoard run, metrics HPARAM_METRICS."""
-  writer = _summary_writer_class()(logdir=str(workdir))
+  writer = _summary_writer_class()(logdir=str(workdir),
+                                    filename_suffix='.hparams')
   from tensorboardX.summary import hparams  # pylint: disable=g-import-not-at-top
   experiment, start, _ = hparams(
       {key: hparam_value(value) for key, value in swept.items()},

@@ -71,6 +71,19 @@ def test_a_sweep_members_swept_fields_are_its_hparams(logged_sweep):
     assert np.frombuffer(start[-8:], '<f8')[0] == sigma
 
 
+def test_hparams_and_evaluations_opened_in_one_second_are_both_kept(tmp_path):
+  # tensorboardX names event files by the second and the host: the two
+  # writers of a sweep member must not write to the same file.
+  config = cppn.make_config(str(CONFIG), {'train.num_steps': 0,
+                                          'log.tensorboard': True})
+  tensorboard.log_hparams(tmp_path, {'encoding.sigma': 2.0})
+  tensorboard.log_evaluation(config, tmp_path, {
+      'step': 0, 'loss': 0.5, 'train_psnr': 10.0, 'test_psnr': 9.0}, None)
+  events = read_events(tmp_path)
+  assert events.PluginTagToContent('hparams')
+  assert [e.value for e in events.Scalars('test_psnr')] == [9.0]
+
+
 def free_port() -> int:
   with socket.socket() as s:
     s.bind(('localhost', 0))
