@@ -1,6 +1,6 @@
 """Choices that depend on the device a fit runs on.
 
-Two of the trainer's choices suit a CPU and an accelerator differently:
+Three of the trainer's choices suit a CPU and an accelerator differently:
 
   chunk_size    train.chunk_size = AUTO (the default) resolved for a group:
                 CPU_CHUNK_SIZE pixels on a CPU, where a chunk's activations
@@ -10,16 +10,23 @@ Two of the trainer's choices suit a CPU and an accelerator differently:
   maps_members  how the members of a group share a device: one after another
                 (lax.map) on a single CPU device, vmapped on accelerators
                 and across several devices
+  with_gradient_memory
+                whether a coupled loss (CT, MRI) over several chunks keeps
+                every chunk's activations for its backward pass (when they
+                fit in KEEP_ACTIVATIONS_FRACTION of the memory) or
+                recomputes them chunk by chunk
 
-Both take the device (or its platform) as an argument, so a test can hand
+All take the device (or its platform) as an argument, so a test can hand
 them a stand-in for an accelerator.
 """
 
 import copy
+import dataclasses
 
 import ml_collections
 
 from cppn import guards
+from cppn.tasks import base as task_base
 
 # train.chunk_size meaning "chosen by backend" (0 is one chunk, > 0 pixels).
 AUTO = -1
@@ -28,6 +35,13 @@ AUTO = -1
 # of the paper's MLP: on 2 CPU cores, 86% of the matmul rate at 16k and 65k
 # training pixels against 74-79% with chunks of 8192.
 CPU_CHUNK_SIZE = 2048
+
+# Share of the device's memory (or of the RAM) the activations of every
+# point may take for a coupled loss to keep them (one forward pass a step)
+# rather than recompute them (two). guards.estimate_memory_bytes says 4.8
+# GiB for CT at 512 px, whose fit peaks at 2.1 GB resident keeping them, and
+# 18 GiB for MRI at 96^3, which recomputes on a 24 GB machine.
+KEEP_ACTIVATIONS_FRACTION = 0.25
 
 
 def is_accelerator(device) -> bool:
@@ -90,3 +104,25 @@ def chunk_size(config: ml_collections.ConfigDict, num_members: int,
   while chunk > CPU_CHUNK_SIZE and not fits(chunk):
     chunk //= 2
   return chunk
+
+
+def with_gradient_memory(objective: task_base.Objective,
+                         config: ml_collections.ConfigDict, num_members: int,
+                         num_pixels: int, num_features: int,
+                         device=None) -> task_base.Objective:
+  """The objective with keep_activations chosen for a group on `device`.
+
+  A pointwise objective is returned as it is. A coupled one keeps its
+  activations when the group's estimated memory with every point in one
+  chunk (guards.group_memory_bytes) fits in KEEP_ACTIVATIONS_FRACTION of
+  guards.memory_limit(device) (training_device() unless given).
+  """
+  if objective.pointwise:
+    return objective
+  device = device or guards.training_device()
+  needed = guards.group_memory_bytes(with_chunk_size(config, 0), num_members,
+                                     num_pixels, num_features)
+  available, _ = guards.memory_limit(device)
+  return dataclasses.replace(
+      objective,
+      keep_activations=needed <= KEEP_ACTIVATIONS_FRACTION * available)

@@ -152,21 +152,24 @@ def assemble(chunk_preds):
 def coupled_loss_and_grad(params, apply_fn, batch: Batch,
                           objective: task_base.Objective):
   """objective.loss of the network's outputs on every point, and its
-  gradient, in memory bounded by one chunk's activations.
+  gradient, chunk by chunk.
 
-  One chunk: plain reverse mode. Several: (1) forward chunk by chunk
-  (lax.map, no activations kept) into the outputs on every point; (2) the
-  loss and its gradient dL/dpred on those outputs; (3) the parameter
-  gradient accumulated chunk by chunk (lax.scan), each chunk's forward pass
-  recomputed under jax.vjp and pulled back with its slice of dL/dpred. The
-  same gradient up to rounding, at the cost of a second forward pass.
+  One chunk, or objective.keep_activations: plain reverse mode through a
+  forward pass over the chunks (lax.map), whose backward pass reads every
+  chunk's stored activations. Otherwise memory is bounded by one chunk's
+  activations: (1) forward chunk by chunk (lax.map, no activations kept)
+  into the outputs on every point; (2) the loss and its gradient dL/dpred on
+  those outputs; (3) the parameter gradient accumulated chunk by chunk
+  (lax.scan), each chunk's forward pass recomputed under jax.vjp and pulled
+  back with its slice of dL/dpred. The same gradient up to rounding, at the
+  cost of a second forward pass (4/3 of the FLOPs).
   """
   chunk_pred = lambda p, x: apply_fn({'params': p}, x, feature_major=True)
   loss_of_chunks = lambda preds: objective.loss(assemble(preds), batch)
   x = batch['x']
-  if x.shape[0] == 1:
-    return jax.value_and_grad(
-        lambda p: loss_of_chunks(chunk_pred(p, x[0])[None]))(params)
+  if x.shape[0] == 1 or objective.keep_activations:
+    return jax.value_and_grad(lambda p: loss_of_chunks(
+        jax.lax.map(lambda chunk: chunk_pred(p, chunk), x)))(params)
   preds = jax.lax.map(lambda chunk: chunk_pred(params, chunk), x)
   loss, dpreds = jax.value_and_grad(loss_of_chunks)(preds)
 

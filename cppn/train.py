@@ -174,9 +174,12 @@ def build_fit(config: ml_collections.ConfigDict,
   """
   validate_config(config)
   task = make_task(config, image)
+  num_points = task.train_coords.shape[0]
+  num_features = encodings.width(config.encoding, task.dim)
   config = backend.with_chunk_size(config, backend.chunk_size(
-      config, 1, task.train_coords.shape[0],
-      encodings.width(config.encoding, task.dim)))
+      config, 1, num_points, num_features))
+  task.objective = backend.with_gradient_memory(
+      task.objective, config, 1, num_points, num_features)
   encoding_params = encodings.init_encoding(
       config.encoding, task.signal_shape[0], task.dim)
   return Fit(config, task, encoding_params,
@@ -263,6 +266,9 @@ def train_group(configs: list[ml_collections.ConfigDict], workdirs: list,
                                   num_features)
   for member in members.values():
     member.config = backend.with_chunk_size(member.config, chunk_size)
+    member.task.objective = backend.with_gradient_memory(
+        member.task.objective, member.config, len(members), num_pixels,
+        num_features)
   guards.check_memory(first.config, len(members), num_pixels, num_features)
   model = make_model(first.config)
   pending: dict[int, list[tuple[int, Member, steps.TrainState]]] = {}

@@ -5,6 +5,7 @@ formula written here, and its gradient through the adjoint identity
 <A x, y> = <x, A^T y> with A^T from jax.vjp.
 """
 
+import dataclasses
 import functools
 import json
 import shutil
@@ -16,6 +17,7 @@ import phantominator
 import pytest
 import scipy.io.wavfile
 
+from cppn import backend
 from cppn import encodings
 from cppn import export
 from cppn import overrides
@@ -159,15 +161,46 @@ def test_coupled_gradient_in_chunks_equals_one_chunk():
                                              jnp.float32)}
   loss_and_grad = jax.jit(functools.partial(
       steps.loss_and_grad, apply_fn=state.apply_fn, objective=objective))
-  results = [loss_and_grad(state.params, batch=dict(
-      jax.tree_util.tree_map(jnp.asarray,
-                             steps.prepare_batch(coords, None, chunk)),
-      **observations)) for chunk in (0, 24)]
-  (loss_one, grads_one), (loss_chunked, grads_chunked) = results
-  np.testing.assert_allclose(loss_chunked, loss_one, rtol=1e-6)
-  for a, b in zip(jax.tree_util.tree_leaves(grads_one),
-                  jax.tree_util.tree_leaves(grads_chunked)):
-    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-7)
+  batch = lambda chunk: dict(jax.tree_util.tree_map(
+      jnp.asarray, steps.prepare_batch(coords, None, chunk)), **observations)
+  loss_one, grads_one = loss_and_grad(state.params, batch=batch(0))
+  # Chunks of 24 points, activations recomputed or kept.
+  for keep in (False, True):
+    loss_chunked, grads_chunked = jax.jit(functools.partial(
+        steps.loss_and_grad, apply_fn=state.apply_fn,
+        objective=dataclasses.replace(objective, keep_activations=keep)))(
+            state.params, batch=batch(24))
+    np.testing.assert_allclose(loss_chunked, loss_one, rtol=1e-6)
+    for a, b in zip(jax.tree_util.tree_leaves(grads_one),
+                    jax.tree_util.tree_leaves(grads_chunked)):
+      np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-7)
+
+
+class MemoryDevice:
+  """A stand-in device with `gib` GiB of memory."""
+  platform = 'gpu'
+  device_kind = 'stand-in'
+
+  def __init__(self, gib):
+    self.gib = gib
+
+  def memory_stats(self):
+    return {'bytes_limit': int(self.gib * 2**30)}
+
+
+def test_a_coupled_loss_keeps_activations_when_a_quarter_of_memory_holds_them():
+  # CT at 512 px: 262,144 points x (512 features + 4 x 4 x 256 values) x 4 B
+  # in one chunk, plus the training set: 4.55 GiB (guards' estimate).
+  config = tiny('ct', data__resolution=512)
+  config.model.depth, config.model.width = 4, 256
+  objective = ct.ProjectionLoss(512, 20)
+  keeps = lambda gib: backend.with_gradient_memory(
+      objective, config, 1, 512**2, 512, MemoryDevice(gib)).keep_activations
+  needed = 4 * (512**2 * (512 + 3 + 6) + 512**2 * (512 + 16 * 256)) / 2**30
+  assert keeps(4 * needed + 0.01) and not keeps(4 * needed - 0.01)
+  assert backend.with_gradient_memory(
+      steps.task_base.SQUARED_ERROR, config, 1, 512**2, 512,
+      MemoryDevice(1000)) is steps.task_base.SQUARED_ERROR
 
 
 def tiny(task, **dotted):

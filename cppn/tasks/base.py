@@ -14,8 +14,12 @@ the loss, in pure jnp:
               gradient at once (the fast path).
               False: an operator couples all points (CT projections, an MRI
               Fourier transform, volume rendering along a ray); steps runs
-              the exact two-pass chunked gradient
-              (steps.coupled_loss_and_grad).
+              an exact chunked gradient (steps.coupled_loss_and_grad).
+  keep_activations  coupled only, set by the trainer from the memory
+              (backend.with_gradient_memory), not by a task: True keeps
+              every chunk's activations for the backward pass (one forward
+              pass); False recomputes them chunk by chunk (two forward
+              passes, memory of one chunk).
   point_loss(pred, y) -> (C, c)       pointwise only; pred, y: (C, c)
               feature-major (C outputs of c points); y is the batch's 'y'.
   point_scale the pointwise loss is point_scale * sum(w * point_loss) /
@@ -92,6 +96,7 @@ class Objective:
   pointwise: ClassVar[bool] = True
   point_scale: ClassVar[float] = 0.5
   resamples: ClassVar[bool] = False
+  keep_activations: bool = dataclasses.field(default=False, kw_only=True)
 
   def point_loss(self, pred, y):
     """Per-value loss: (C, c), (C, c) -> (C, c)."""
