@@ -56,8 +56,9 @@ time), table1.json (the same, per cell: 'test_psnr' and 'train_psnr' per
 image of 'images'), table1.png (the table as bars, the paper's numbers as
 marks) and table1_examples.png (one image per 2D row and its four
 reconstructions). Expect the paper's ranking none < basic < positional <
-gaussian on every row; the absolute values differ (other images, lower
-resolution, fewer steps). Presets: tiny (32 px, 16 px CT, 8^3 MRI, seconds),
+gaussian on the image rows; the absolute values differ (other images, lower
+resolution, fewer steps). At the cpu preset's sizes the CT and MRI rows put
+basic level with or ahead of positional (docs/reproducing.md). Presets: tiny (32 px, 16 px CT, 8^3 MRI, seconds),
 cpu (images: 128 px, 4 + 4 images, 400 steps, its time and numbers in
 docs/reproducing.md; CT 128 px and MRI 32^3, see CPU_TASK_ROWS), paper (512
 px, 2000 steps, the 9 bundled photographs of at least 512 px and 16 text
@@ -180,7 +181,8 @@ def shepp(first: int, count: int) -> tuple[str, ...]:
 # 27.74, gaussian 30.99 dB on shepp:8. The MRI row's Gaussian scale is
 # chosen by measurement: the paper's sigma_g 5 (tuned on ATLAS brains) gave
 # 20.37 dB on shepp:6 at 32^3 and 500 steps, a noisy volume; 3 gave 29.81
-# and 2 (the MRI notebook's own tuning for Shepp-Logan volumes) 31.70.
+# and 2 (the MRI notebook's own tuning for Shepp-Logan volumes) 31.70. The
+# row took 19.9 minutes: 19.72, 28.89, 28.89, 31.70 dB.
 CPU_TASK_ROWS = {'ct': TaskRow(shepp(8, 1), 128, 1000),
                  'mri': TaskRow(shepp(6, 1), 32, 500, sigma=2.0)}
 PRESETS = {
