@@ -166,14 +166,17 @@ def write_gif(path, frames_dir, max_step, seconds_per_frame=0.2):
     f.write(buffer.getvalue())
 
 
-def plot_curves(path, rows, title=''):
-  """Train and test PSNR against step from metrics rows, saved as PNG."""
+def plot_curves(path, rows, scores=('train_psnr', 'test_psnr'),
+                label='PSNR (dB)', title=''):
+  """Scores against step from metrics rows (train and test PSNR of an
+  image), saved as PNG; label: the y axis."""
   steps = [row['step'] for row in rows]
   fig, ax = plt.subplots(figsize=(5, 3.5), dpi=120)
-  ax.plot(steps, [row['train_psnr'] for row in rows], label='train')
-  ax.plot(steps, [row['test_psnr'] for row in rows], label='test')
+  for name in scores:
+    ax.plot(steps, [row[name] for row in rows],
+            label=name.removesuffix('_psnr'))
   ax.set_xlabel('step')
-  ax.set_ylabel('PSNR (dB)')
+  ax.set_ylabel(label)
   ax.set_title(title, fontsize=9)
   ax.grid(alpha=0.3)
   ax.legend()

@@ -56,12 +56,16 @@ The Task (host side, numpy; built by cppn.tasks.make_task from the config):
                member axis of a group like every batch array
   eval_coords  {name: (Q, d) float32}: points predicted at every evaluation
                (the same for all members of a group)
+  scores       the row's names of the fit's quality, plotted as curves and
+               copied into summary.json: ('train_psnr', 'test_psnr') (dB)
+               unless a task measures something else (occupancy: IoUs);
+               the last is the headline (progress bar, tables, the
+               divergence check); score_label names their axis
   evaluate(preds) -> (row, frame)
                preds: {name: (Q, C)} on eval_coords. row: floats with at
                least 'loss' (the objective's value, for the divergence
-               check), 'train_psnr' and 'test_psnr' (curves, tables);
-               frame: an (H, W, 3) picture in [0, 1] for the progress GIF,
-               or None
+               check) and the scores; frame: an (H, W, 3) picture in
+               [0, 1] for the progress GIF, or None
   write_outputs(workdir, signal, preds, rows) -> summary fields
                signal: the fit on signal_shape's grid, signal_shape + (C,);
                preds: the last evaluation's; rows: every metrics row. Writes
@@ -128,6 +132,13 @@ class Task:
   train_targets: np.ndarray | None = None
   observations: dict[str, np.ndarray] = {}
   eval_coords: dict[str, np.ndarray]
+  scores: ClassVar[tuple[str, ...]] = ('train_psnr', 'test_psnr')
+  score_label: ClassVar[str] = 'PSNR (dB)'
+
+  @property
+  def headline(self) -> str:
+    """The score tables and the progress bar show: the last of scores."""
+    return self.scores[-1]
 
   @property
   def signal_shape(self) -> tuple[int, ...]:
