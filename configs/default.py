@@ -26,8 +26,9 @@ def get_config():
   # What is fitted and how it is seen (cppn/tasks): 'image' (RGB pixels),
   # 'ct' (a grey image through parallel projections), 'mri' (a volume
   # through subsampled 3D k-space), 'signal1d' (a 1D signal, sample by
-  # sample) or 'occupancy' (a 3D solid through the inside / outside labels
-  # of points). Each reads only its own fields below.
+  # sample), 'occupancy' (a 3D solid through the inside / outside labels
+  # of points) or 'nerf' (a 3D scene through images from known cameras).
+  # Each reads only its own fields below.
   config.task.name = 'image'
   config.task.num_angles = 20  # ct: projection angles k pi / A, 1..1024
   # ct, mri: std of the noise added to every Shepp-Logan parameter of a
@@ -48,6 +49,14 @@ def get_config():
   # occupancy, a mesh shape: its training points are drawn from this many
   # points labelled once (ray parity is too slow for every step).
   config.task.pool_size = 2**22
+  # nerf: rays drawn from the training views' pixels at every step (the
+  # paper's 1024).
+  config.task.rays_per_step = 1024
+  # nerf: samples per ray, stratified in training, on [near, far] (world
+  # units along the ray's direction; the paper's 128 on [2, 6]).
+  config.task.num_samples = 128
+  config.task.near = 2.0
+  config.task.far = 6.0
 
   config.data = ml_collections.ConfigDict()
   # The target. Image task: a file path (PNG, JPEG, TIFF, ...), a bundled
@@ -61,14 +70,16 @@ def get_config():
   # .nii.gz). signal1d: a .wav file, 'tones' (a generated chord) or
   # 'powerlaw:ALPHA:K' (the paper's 1/f^alpha random signals). occupancy: a
   # shape: sphere, bumpy, gyroid (procedural), bunny, cow, bone, airplane
-  # (pymeshlab's meshes) or a watertight mesh file (cppn/shapes.py).
+  # (pymeshlab's meshes) or a watertight mesh file (cppn/shapes.py). nerf:
+  # 'synthetic' (the project's scene), a Blender-format folder or a
+  # tiny-NeRF .npz (cppn/nerf_data.py).
   config.data.image = 'astronaut'
   # Side in pixels of the centre crop taken from the image before resizing
   # (0: the largest centred square); at least data.resolution.
   config.data.crop = 0
   # Side in pixels after centre crop and resize (voxels per side: mri;
   # samples: signal1d; occupancy: the grid per side of fit.obj's marching
-  # cubes).
+  # cubes; nerf: the synthetic views' side, a user's views keep theirs).
   config.data.resolution = 512
   # 'paper': train on pixels [::2, ::2], test on [1::2, 1::2];
   # 'memorize': train and test on all pixels (the seed project's task).

@@ -119,6 +119,18 @@ def seed_gaussian_matrix(key, variance, num_features):
   return axis_aligned(np.asarray(b, np.float64))
 
 
+# Fields an `encoding` block may lack (blocks written before the field
+# existed, blocks built by hand): their value then.
+FIELD_DEFAULTS = {'normalize': False}
+
+
+def field_value(config: ml_collections.ConfigDict, field: str):
+  """config[field], or FIELD_DEFAULTS' value when the block lacks it."""
+  if field not in config and field in FIELD_DEFAULTS:
+    return FIELD_DEFAULTS[field]
+  return config[field]
+
+
 def _check(condition, field: str, message: str, value):
   if not condition:
     raise CppnError(f'encoding.{field} {message}, got {value!r}')
@@ -224,7 +236,8 @@ def validate_encoding_config(config: ml_collections.ConfigDict, dim: int = 2):
   block), or a dimension d the encoding cannot take."""
   for field in spec(config).reads:
     test, rule = FIELD_RULES[field]
-    _check(test(config[field]), field, rule, config[field])
+    value = field_value(config, field)
+    _check(test(value), field, rule, value)
   if dim not in DIMENSIONS:
     raise CppnError(f'coordinates have {dim} axes; encodings take 1, 2 or 3')
   if config.name in PIXEL_ENCODINGS and dim != 2:
@@ -281,7 +294,7 @@ def init_encoding(config: ml_collections.ConfigDict, resolution: int,
                       config.num_features, dim)
   b = jnp.asarray(b, jnp.float32)
   a = np.ones(b.shape[0])
-  if config.normalize:
+  if field_value(config, 'normalize'):
     a /= np.linalg.norm(a)
   return {'b': b, 'a': jnp.asarray(a, jnp.float32)}
 
@@ -302,7 +315,7 @@ def encode(name: str, params: Params, coords):
 def describe(config: ml_collections.ConfigDict, dim: int = 2) -> str:
   """One line saying what the encoding is, for logs: name, settings, width."""
   detail = spec(config).detail(config)
-  if 'normalize' in spec(config).reads and config.normalize:
+  if 'normalize' in spec(config).reads and field_value(config, 'normalize'):
     detail += (', ' if detail else '') + 'a / ||a||'
   return (f'{config.name}' + (f' ({detail})' if detail else '')
           + f': {width(config, dim)} features')

@@ -21,7 +21,6 @@ import io
 import math
 import pathlib
 
-import imageio.v3 as iio
 import numpy as np
 import skimage.measure
 
@@ -140,10 +139,7 @@ def write_pictures(workdir, truth, fit, size: int, num_frames: int):
     frames.append(np.concatenate([render_normals(*truth, pose, size),
                                   render_normals(*fit, pose, size)], axis=1))
   outputs.write_png(workdir / 'shape.png', frames[0])
-  with outputs.atomic_open(workdir / 'turntable.gif', 'wb') as f:
-    f.write(iio.imwrite('<bytes>', np.stack([outputs.to_uint8(frame)
-                                             for frame in frames]),
-                        extension='.gif', duration=120, loop=0))
+  outputs.write_frames_gif(workdir / 'turntable.gif', frames, 0.12)
 
 
 def near_surface_points(rng: np.random.Generator, vertices, faces, count: int,

@@ -157,11 +157,19 @@ def frame_path(frames_dir, step):
 def write_gif(path, frames_dir, max_step, seconds_per_frame=0.2):
   """Assembles the frames of steps <= max_step into an animated GIF, atomically."""
   paths = sorted(pathlib.Path(frames_dir).glob('step_*.png'))
-  frames = [iio.imread(p) for p in paths
-            if int(p.stem.split('_')[1]) <= max_step]
+  write_frames_gif(path, [iio.imread(p) for p in paths
+                          if int(p.stem.split('_')[1]) <= max_step],
+                   seconds_per_frame)
+
+
+def write_frames_gif(path, frames, seconds_per_frame=0.2):
+  """Writes pictures (each (H, W, 3), uint8 or floats in [0, 1]) as a
+  looping animated GIF, atomically."""
   buffer = io.BytesIO()
-  iio.imwrite(buffer, np.stack(frames), extension='.gif',
-              duration=int(seconds_per_frame * 1000), loop=0)
+  iio.imwrite(buffer, np.stack([frame if frame.dtype == np.uint8
+                                else to_uint8(frame) for frame in frames]),
+              extension='.gif', duration=int(seconds_per_frame * 1000),
+              loop=0)
   with atomic_open(path, 'wb') as f:
     f.write(buffer.getvalue())
 

@@ -458,6 +458,12 @@ def fit_members(members: list[Member], states: list[steps.TrainState],
                              timing)
 
 
+def group_predict(predict, arrays: GroupArrays) -> tasks.base.Predict:
+  """coords (Q, d) -> (M, Q, C): the group's networks as they stand."""
+  return lambda coords: np.asarray(predict(
+      arrays.state.params, arrays.encoding_params, coords))
+
+
 def evaluate(predict, arrays: GroupArrays, members: list[Member]):
   """Every member's task evaluation (Task.evaluate) of its current fit.
 
@@ -466,15 +472,12 @@ def evaluate(predict, arrays: GroupArrays, members: list[Member]):
     member its frame (an (H, W, 3) picture or None), and per
     member its predictions {name: (Q, C)} on the task's eval_coords.
   """
-  state, encoding_params = arrays.state, arrays.encoding_params
-  group_preds = {name: np.asarray(predict(state.params, encoding_params,
-                                          coords))
-                 for name, coords in members[0].task.eval_coords.items()}
+  group_preds = members[0].task.predictions(group_predict(predict, arrays))
   rows, frames, preds = [], [], []
   for index, member in enumerate(members):
     member_preds = {name: p[index] for name, p in group_preds.items()}
     row, frame = member.task.evaluate(member_preds)
-    rows.append({'step': int(state.step[index]), **row})
+    rows.append({'step': int(arrays.state.step[index]), **row})
     frames.append(frame)
     preds.append(member_preds)
   return rows, frames, preds
@@ -485,14 +488,13 @@ def write_final_outputs(predict, arrays: GroupArrays, members: list[Member],
                         ) -> list[dict[str, Any]]:
   """Renders, plots and summarises each member that did not fail.
 
-  `eval_preds`: per member its predictions on eval_coords at the final step.
-  The fit is rendered on the task's grid (data.coordinate_grid).
+  `eval_preds`: per member its predictions at the final step. The fits
+  are rendered by the task (Task.render_signal: on its grid,
+  data.coordinate_grid, unless it renders otherwise).
   """
   task = members[0].task
   shape = task.signal_shape
-  signals = np.asarray(predict(
-      arrays.state.params, arrays.encoding_params,
-      data.coordinate_grid(shape[0], task.dim).reshape(-1, task.dim)))
+  signals = task.render_signal(group_predict(predict, arrays))
   results = []
   for index, member in enumerate(members):
     if member.failure:
@@ -500,9 +502,8 @@ def write_final_outputs(predict, arrays: GroupArrays, members: list[Member],
       results.append({'error': member.failure})
       continue
     workdir, rows = member.workdir, member.rows
-    task_fields = member.task.write_outputs(
-        workdir, signals[index].reshape(*shape, task.out_dim),
-        eval_preds[index], rows)
+    task_fields = member.task.write_outputs(workdir, signals[index],
+                                            eval_preds[index], rows)
     outputs.plot_curves(workdir / 'curves.png', rows, task.scores,
                         task.score_label,
                         title=encodings.describe(member.config.encoding,

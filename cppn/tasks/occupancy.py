@@ -55,11 +55,9 @@ import optax
 
 from cppn import data
 from cppn import meshes
-from cppn import models
 from cppn import occupancy
 from cppn import outputs
 from cppn import shapes
-from cppn.errors import CppnError
 from cppn.tasks import base
 from cppn.tasks import ct
 
@@ -120,18 +118,6 @@ def mid_plane(count: int) -> np.ndarray:
   return np.concatenate([grid, np.full((len(grid), 1), 0.5, np.float32)], 1)
 
 
-def check_fields(config):
-  """Raises CppnError naming the first bad occupancy field."""
-  for field in ('points_per_step', 'test_points', 'pool_size'):
-    if config.task[field] < 1:
-      raise CppnError(f'task.{field} must be >= 1, got {config.task[field]}')
-  if ('output_activation' in models.reads(config.model)
-      and config.model.output_activation != 'identity'):
-    raise CppnError('task occupancy fits a logit: set '
-                    "model.output_activation='identity' (configs/occupancy.py"
-                    f' does), got {config.model.output_activation!r}')
-
-
 class OccupancyTask(base.Task):
   """A solid fitted through the inside / outside labels of points."""
   name = 'occupancy'
@@ -142,7 +128,9 @@ class OccupancyTask(base.Task):
 
   def __init__(self, config, shape: shapes.Shape | None = None):
     """shape: the solid to fit; default shapes.load_shape(data.image)."""
-    check_fields(config)
+    base.check_positive(config, ('points_per_step', 'test_points',
+                                 'pool_size'))
+    base.check_raw_output(config, 'occupancy', 'a logit')
     self.shape = shape or shapes.load_shape(config.data.image)
     self.resolution = config.data.resolution
     self.objective = OccupancyLoss(config.data.image if shape is None
