@@ -129,3 +129,25 @@ def test_an_unreadable_mesh_is_a_cppn_error(tmp_path):
         **TINY, 'data.image': str(tmp_path / 'broken.stl')},
              workdir=tmp_path / 'run')
   assert not (tmp_path / 'run' / 'summary.json').exists()
+
+
+def test_a_sweep_tabulates_and_plots_the_tasks_scores(tmp_path):
+  from cppn import outputs, sweep  # pylint: disable=g-import-not-at-top
+  config = cppn.api.make_config('configs/occupancy.py', TINY)
+  members = sweep.plan(config, [{'encoding.sigma': s} for s in (1.0, 4.0)],
+                       tmp_path)
+  results = []
+  for member, iou in zip(members, (0.5, 0.7)):
+    member.workdir.mkdir(parents=True)
+    rows = [{'step': 0, 'loss': 0.7, 'iou_uniform': 0.1, 'iou_surface': 0.1},
+            {'step': 150, 'loss': 0.1, 'iou_uniform': 0.9, 'iou_surface': iou}]
+    outputs.write_metrics(member.workdir / 'metrics.jsonl', rows)
+    results.append({**rows[-1], 'num_params': 10, 'wall_seconds': 1.0})
+  rows = sweep.result_rows(members, results)
+  sweep.write_results_csv(tmp_path / 'results.csv', members, rows)
+  sweep.write_figures(tmp_path, members, rows)
+  header, first, second = (tmp_path / 'results.csv').read_text().splitlines()
+  assert header.split(',')[2:5] == ['status', 'iou_uniform', 'iou_surface']
+  assert first.split(',')[4] == '0.5' and second.split(',')[4] == '0.7'
+  assert (tmp_path / 'curves.png').exists()
+  assert (tmp_path / 'iou_surface_vs_sigma.png').exists()
