@@ -130,15 +130,6 @@ def timed(fn: Callable[[], Any], repeats: int = 3) -> float:
   return best
 
 
-def matmul_tflops(size: int, precision: str, count: int) -> float:
-  """TFLOP/s of `count` chained (size, size) matmuls in one compiled call,
-  multiplied as models.matmul does at `precision`."""
-  x = jnp.full((size, size), 1.0 / size, jnp.float32)
-  chain = jax.jit(lambda x: jax.lax.fori_loop(
-      0, count, lambda _, y: models.matmul(y, x, 1, 0, precision), x))
-  return 2 * size**3 * count / timed(lambda: chain(x)) / 1e12
-
-
 def bandwidth_gbps(mib: int) -> float:
   """GB/s of x * 2 + 1 over a float32 array of `mib` MiB (read and write)."""
   x = jnp.ones(mib * 2**18, jnp.float32)
@@ -154,8 +145,9 @@ def environment(preset: Preset) -> dict[str, Any]:
   for precision in models.MATMUL_PRECISIONS:
     unsupported = (models.tensorfloat32_unsupported(device)
                    if precision == 'tensorfloat32' else None)
-    peaks[precision] = None if unsupported else matmul_tflops(
-        preset.matmul_size, precision, preset.matmul_chain)
+    peaks[precision] = None if unsupported else 1e-3 * (
+        benchmark.chained_matmul_gflops(preset.matmul_size,
+                                        preset.matmul_chain, precision, 3))
   return {
       'jax': jax.__version__, 'jaxlib': importlib.metadata.version('jaxlib'),
       'python': platform.python_version(), 'backend': jax.default_backend(),

@@ -7,6 +7,7 @@ formula written here, and its gradient through the adjoint identity
 
 import functools
 import json
+import shutil
 
 import jax
 import jax.numpy as jnp
@@ -196,6 +197,22 @@ def test_ct_fits_of_a_group_rise_and_write_their_pictures(tmp_path):
     for name in ('reconstruction.png', 'target.png', 'sinogram.png',
                  'error.png', 'progress.gif'):
       assert (workdir / name).stat().st_size > 0
+
+
+def test_a_ct_fit_resumes_after_a_crash_as_if_uninterrupted(tmp_path):
+  config = tiny('ct', data__resolution=16, train__num_steps=40,
+                train__eval_every_steps=10)
+  full = train.train_and_evaluate(config, tmp_path / 'full', progress=False)
+  crashed = tmp_path / 'crashed'
+  shutil.copytree(tmp_path / 'full', crashed)
+  # A crash just after step 30: the step-40 checkpoint, frame and summary
+  # never got written.
+  (crashed / 'summary.json').unlink()
+  shutil.rmtree(crashed / 'checkpoints' / '40')
+  (crashed / 'frames' / 'step_00000040.png').unlink()
+  resumed = train.train_and_evaluate(config, crashed, progress=False)
+  assert resumed['resumed_from_step'] == 30
+  assert resumed['test_psnr'] == pytest.approx(full['test_psnr'], abs=1e-4)
 
 
 def test_mri_fit_rises_and_writes_its_pictures(tmp_path):

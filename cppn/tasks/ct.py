@@ -107,6 +107,15 @@ def grey_to_rgb(image: np.ndarray) -> np.ndarray:
   return np.repeat(image[..., None], 3, axis=-1)
 
 
+def write_grey_outputs(workdir: pathlib.Path, target: np.ndarray,
+                       fit: np.ndarray, last_step: int):
+  """target.png and reconstruction.png of (N, N) or (N, N, 1) greys in
+  [0, 1], and progress.gif of the frames up to last_step."""
+  outputs.write_png(workdir / 'target.png', grey_to_rgb(target))
+  outputs.write_png(workdir / 'reconstruction.png', grey_to_rgb(fit))
+  outputs.write_gif(workdir / 'progress.gif', workdir / 'frames', last_step)
+
+
 class CTTask(base.Task):
   """A grey image fitted through its parallel projections."""
   name = 'ct'
@@ -137,14 +146,11 @@ class CTTask(base.Task):
 
   def write_outputs(self, workdir: pathlib.Path, signal, preds, rows):
     fit = np.clip(signal[..., 0], 0, 1)
-    outputs.write_png(workdir / 'target.png', grey_to_rgb(self.target))
-    outputs.write_png(workdir / 'reconstruction.png', grey_to_rgb(fit))
+    write_grey_outputs(workdir, self.target, fit, rows[-1]['step'])
     plot_sinograms(workdir / 'sinogram.png', self.observations['projections'],
                    np.asarray(_project(jnp.asarray(signal[..., 0]),
                                        self.objective.num_angles)))
     plot_error(workdir / 'error.png', fit, self.target[..., 0])
-    outputs.write_gif(workdir / 'progress.gif', workdir / 'frames',
-                      rows[-1]['step'])
     return {'num_angles': self.objective.num_angles,
             'output_std': float(fit.std())}
 

@@ -184,14 +184,10 @@ class MRITask(base.Task):
   def write_outputs(self, workdir: pathlib.Path, signal, preds, rows):
     fit = np.clip(signal[..., 0], 0, 1)
     middle = fit.shape[2] // 2
-    outputs.write_png(workdir / 'target.png',
-                      ct.grey_to_rgb(self.target[:, :, middle]))
-    outputs.write_png(workdir / 'reconstruction.png',
-                      ct.grey_to_rgb(fit[:, :, middle]))
+    ct.write_grey_outputs(workdir, self.target[:, :, middle],
+                          fit[:, :, middle], rows[-1]['step'])
     plot_slices(workdir / 'slices.png', self.target[..., 0], fit)
     plot_mask(workdir / 'mask.png', self.observations['mask'])
-    outputs.write_gif(workdir / 'progress.gif', workdir / 'frames',
-                      rows[-1]['step'])
     return {'kspace_fraction': self.kspace_fraction,
             'output_std': float(fit.std())}
 
