@@ -17,6 +17,7 @@ from cppn import models
 from cppn import steps
 from cppn import train
 from cppn.errors import CppnError
+from cppn.tasks.occupancy import OccupancyLoss
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
@@ -99,6 +100,19 @@ def test_tiny_fit_raises_iou_and_writes_its_outputs(tmp_path):
   assert iio.imread(tmp_path / 'shape.png').shape == (32, 64, 3)
   assert iio.imread(tmp_path / 'turntable.gif').shape[0] == 24
   assert iio.imread(tmp_path / 'progress.gif').shape[0] == 3
+
+
+def test_a_mesh_steps_on_draws_from_its_labelled_pool():
+  pool = np.random.default_rng(0).uniform(size=(50, 3)).astype(np.float32)
+  labels = (pool[:, 0] > 0.5).astype(np.float32)
+  batch = {'x': np.zeros((2, 3, 8), np.float32), 'w': np.ones((2, 8)),
+           'pool_points': pool, 'pool_labels': labels}
+  step = OccupancyLoss('bunny').sample(batch, jax.random.PRNGKey(0))
+  points = np.swapaxes(np.asarray(step['x']), 1, 2).reshape(-1, 3)
+  index = [int(np.flatnonzero((pool == p).all(1))[0]) for p in points]
+  np.testing.assert_array_equal(np.asarray(step['y']).reshape(-1),
+                                labels[index])
+  assert len(set(index)) > 8  # draws spread over the pool
 
 
 def test_a_logit_is_required(tmp_path):

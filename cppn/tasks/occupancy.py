@@ -195,9 +195,9 @@ class OccupancyTask(base.Task):
     return {'shape': self.shape.name, 'mesh_faces': int(len(faces))}
 
   def describe(self):
-    source = ('labelled analytically' if self.objective.analytic else
+    source = ('fresh, labelled analytically' if self.objective.analytic else
               f'drawn from {len(self.observations["pool_labels"])} labelled'
               ' points')
-    return (f'occupancy: {self.shape.name}, {len(self.train_coords)} fresh '
+    return (f'occupancy: {self.shape.name}, {len(self.train_coords)} '
             f'points a step ({source}), '
             f'{len(self.test_sets["uniform"]["labels"])} test points per set')
