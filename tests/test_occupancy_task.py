@@ -161,3 +161,11 @@ def test_a_sweep_tabulates_and_plots_the_tasks_scores(tmp_path):
   assert first.split(',')[4] == '0.5' and second.split(',')[4] == '0.7'
   assert (tmp_path / 'curves.png').exists()
   assert (tmp_path / 'iou_surface_vs_sigma.png').exists()
+
+
+def test_a_fit_in_memory_has_the_tasks_scores():
+  result = cppn.fit('configs/occupancy.py', overrides={
+      **TINY, 'train.num_steps': 2, 'train.eval_every_steps': 1})
+  assert [row['step'] for row in result.history] == [0, 1, 2]
+  assert set(result.metrics) >= {'iou_uniform', 'iou_surface', 'num_params'}
+  assert 0 <= result.metrics['iou_surface'] <= 1 and result.workdir is None
