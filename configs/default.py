@@ -25,8 +25,10 @@ def get_config():
   config.task = ml_collections.ConfigDict()
   # What is fitted and how it is seen (cppn/tasks): 'image' (RGB pixels),
   # 'ct' (a grey image through parallel projections), 'mri' (a volume
-  # through subsampled 3D k-space) or 'signal1d' (a 1D signal, sample by
-  # sample). Each reads only its own fields below.
+  # through subsampled 3D k-space), 'signal1d' (a 1D signal, sample by
+  # sample), 'occupancy' (a 3D solid through the inside / outside labels
+  # of points) or 'nerf' (a 3D scene through images from known cameras).
+  # Each reads only its own fields below.
   config.task.name = 'image'
   config.task.num_angles = 20  # ct: projection angles k pi / A, 1..1024
   # ct, mri: std of the noise added to every Shepp-Logan parameter of a
@@ -38,6 +40,23 @@ def get_config():
   # mri: std of the Gaussian draws around DC, as a fraction of the side (the
   # paper's sqrt(192) / 96 = 0.1443), in (0, 1].
   config.task.kspace_std = 0.1443
+  # occupancy: fresh points uniform in the shape's box at every step (the
+  # paper's 32,768).
+  config.task.points_per_step = 32768
+  # occupancy: points in each test set, uniform and near-surface (the
+  # paper's 2^18).
+  config.task.test_points = 2**18
+  # occupancy, a mesh shape: its training points are drawn from this many
+  # points labelled once (ray parity is too slow for every step).
+  config.task.pool_size = 2**22
+  # nerf: rays drawn from the training views' pixels at every step (the
+  # paper's 1024).
+  config.task.rays_per_step = 1024
+  # nerf: samples per ray, stratified in training, on [near, far] (world
+  # units along the ray's direction; the paper's 128 on [2, 6]).
+  config.task.num_samples = 128
+  config.task.near = 2.0
+  config.task.far = 6.0
 
   config.data = ml_collections.ConfigDict()
   # The target. Image task: a file path (PNG, JPEG, TIFF, ...), a bundled
@@ -49,13 +68,18 @@ def get_config():
   # ct: 'shepp:K' (the K-th perturbed Shepp-Logan phantom) or an image
   # source, made grey. mri: 'shepp:K' (3D) or a volume file (.npy, .nii,
   # .nii.gz). signal1d: a .wav file, 'tones' (a generated chord) or
-  # 'powerlaw:ALPHA:K' (the paper's 1/f^alpha random signals).
+  # 'powerlaw:ALPHA:K' (the paper's 1/f^alpha random signals). occupancy: a
+  # shape: sphere, bumpy, gyroid (procedural), bunny, cow, bone, airplane
+  # (pymeshlab's meshes) or a watertight mesh file (cppn/shapes.py). nerf:
+  # 'synthetic' (the project's scene), a Blender-format folder or a
+  # tiny-NeRF .npz (cppn/nerf_data.py).
   config.data.image = 'astronaut'
   # Side in pixels of the centre crop taken from the image before resizing
   # (0: the largest centred square); at least data.resolution.
   config.data.crop = 0
   # Side in pixels after centre crop and resize (voxels per side: mri;
-  # samples: signal1d).
+  # samples: signal1d; occupancy: the grid per side of fit.obj's marching
+  # cubes; nerf: the synthetic views' side, a user's views keep theirs).
   config.data.resolution = 512
   # 'paper': train on pixels [::2, ::2], test on [1::2, 1::2];
   # 'memorize': train and test on all pixels (the seed project's task).
@@ -87,6 +111,10 @@ def get_config():
   config.encoding.spacing = 'log_linear'
   # PRNG seed of the random encodings' B, apart from `seed` so each can vary.
   config.encoding.seed = 0
+  # The Fourier encodings (basic, positional, gaussian, uniform, uniform_log,
+  # laplacian): True divides the features by ||a|| (a = 1 / sqrt(m)), as
+  # the paper's 3D occupancy fits; False keeps a = 1.
+  config.encoding.normalize = False
 
   config.model = ml_collections.ConfigDict()
   # 'mlp' (the paper's), 'pyramid' (the seed's), or a family of
@@ -144,6 +172,11 @@ def get_config():
   config.train = ml_collections.ConfigDict()
   config.train.num_steps = 2000  # Adam steps
   config.train.learning_rate = 1e-3  # Adam step size (1e-2 for none/basic)
+  # The rate at step i is learning_rate * lr_decay_rate^(i / lr_decay_steps)
+  # (a continuous exponential decay; the occupancy paper's 0.1 per 5000
+  # steps); lr_decay_rate in (0, 1], 1: a constant rate.
+  config.train.lr_decay_rate = 1.0
+  config.train.lr_decay_steps = 1000
   config.train.batch_size = 0  # 0: full batch; > 0: random pixels per step
   config.train.eval_every_steps = 100  # evaluate, checkpoint, GIF frame
   # Pixels per chunk of the full-batch gradient and of evaluation: bounds

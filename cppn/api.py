@@ -57,10 +57,11 @@ class Result:
     state: the Flax TrainState at the last step (params, Adam state, step).
     encoding: the encoding's frozen parameters, e.g. {'b': (m, 2), 'a':
       (m,)} for the Fourier encodings (cppn/encodings.py).
-    history: one dict per evaluation, oldest first: 'step', 'loss' (0.5 x
-      train MSE), 'train_psnr', 'test_psnr' (dB).
-    metrics: the final numbers: 'step', 'train_psnr', 'test_psnr', 'ssim'
-      (test pixels, in [-1, 1]), 'num_params', 'wall_seconds'; a run in a
+    history: one dict per evaluation, oldest first: 'step', 'loss' and the
+      task's scores (an image: 0.5 x train MSE, 'train_psnr', 'test_psnr'
+      in dB; occupancy: 'iou_uniform', 'iou_surface').
+    metrics: the final numbers: 'step', the scores, 'ssim' (an image's test
+      pixels, in [-1, 1]), 'num_params', 'wall_seconds'; a run in a
       workdir has every field of its summary.json.
     workdir: the run's folder, or None for a fit held in memory only.
   """
@@ -125,7 +126,8 @@ def make_config(config: ConfigLike,
 def fit(config: ConfigLike, workdir=None,
         overrides: Mapping[str, Any] | None = None,
         progress: bool = False) -> Result:
-  """Fits one image as the config says.
+  """Fits one task (an image, CT, MRI, a 1D signal, occupancy, NeRF) as the
+  config says.
 
   Args:
     config: a ConfigDict (configs/default.py's fields) or a config file.
@@ -173,30 +175,28 @@ def _fit_in_memory(config: ml_collections.ConfigDict,
   failure = guards.loss_rose(history, config.train)
   if failure:
     raise CppnError(failure)
-  test_image = model_fit.dataset.test_pixels.reshape(
-      *model_fit.dataset.test_shape, 3)
-  prediction = model_fit.predict(model_fit.dataset.test_coords).reshape(
-      test_image.shape)
   final = dict(history[-1])
   del final['loss']
-  final.update(ssim=float(metrics_lib.ssim(prediction, test_image)),
-               num_params=models.count_params(model_fit.state.params),
+  if model_fit.task.name == 'image':
+    test_image = model_fit.dataset.test_pixels.reshape(
+        *model_fit.dataset.test_shape, 3)
+    prediction = model_fit.predict(model_fit.dataset.test_coords).reshape(
+        test_image.shape)
+    final['ssim'] = float(metrics_lib.ssim(prediction, test_image))
+  final.update(num_params=models.count_params(model_fit.state.params),
                wall_seconds=time.time() - start)
   return Result(config, model_fit.state, model_fit.encoding_params, history,
                 final)
 
 
 def evaluate(model_fit: train.Fit) -> dict[str, float]:
-  """A metrics row of a fit as it stands: 'step', 'loss' (0.5 x train MSE),
-  'train_psnr', 'test_psnr' (dB)."""
-  dataset = model_fit.dataset
-  train_mse = float(metrics_lib.mse(model_fit.predict(dataset.train_coords),
-                                    dataset.train_pixels))
-  test_mse = float(metrics_lib.mse(model_fit.predict(dataset.test_coords),
-                                   dataset.test_pixels))
-  return {'step': int(model_fit.state.step), 'loss': 0.5 * train_mse,
-          'train_psnr': float(metrics_lib.psnr_from_mse(train_mse)),
-          'test_psnr': float(metrics_lib.psnr_from_mse(test_mse))}
+  """A metrics row of a fit as it stands, as a run's metrics.jsonl has it
+  (Task.evaluate): 'step', 'loss' and the task's scores; for an image
+  0.5 x train MSE, 'train_psnr', 'test_psnr' (dB)."""
+  task = model_fit.task
+  preds = task.predictions(lambda coords: model_fit.predict(coords)[None])
+  row, _ = task.evaluate({name: value[0] for name, value in preds.items()})
+  return {'step': int(model_fit.state.step), **row}
 
 
 def load(workdir) -> Result:

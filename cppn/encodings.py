@@ -8,6 +8,8 @@ unit coordinate) and amplitudes a (m,):
     gamma(v) = [a * sin(2 pi v B^T), a * cos(2 pi v B^T)]      width 2m
 
 and the encodings differ only in how B is built (Tancik et al. 2020, NeRF).
+The amplitudes are a = 1, or with encoding.normalize a = 1 / ||1|| =
+1 / sqrt(m) (features divided by ||a||, as the paper's 3D occupancy fits).
 Each reads its own fields of the `encoding` config block (SPECS), and each
 field means one thing:
 
@@ -117,6 +119,18 @@ def seed_gaussian_matrix(key, variance, num_features):
   return axis_aligned(np.asarray(b, np.float64))
 
 
+# Fields an `encoding` block may lack (blocks written before the field
+# existed, blocks built by hand): their value then.
+FIELD_DEFAULTS = {'normalize': False}
+
+
+def field_value(config: ml_collections.ConfigDict, field: str):
+  """config[field], or FIELD_DEFAULTS' value when the block lacks it."""
+  if field not in config and field in FIELD_DEFAULTS:
+    return FIELD_DEFAULTS[field]
+  return config[field]
+
+
 def _check(condition, field: str, message: str, value):
   if not condition:
     raise CppnError(f'encoding.{field} {message}, got {value!r}')
@@ -133,6 +147,7 @@ FIELD_RULES = {
     'variance': (lambda v: v > 0, 'must be > 0'),
     'spacing': (lambda v: True, ''),  # checked by `kind`
     'seed': (lambda v: isinstance(v, int), 'must be an integer'),
+    'normalize': (lambda v: isinstance(v, bool), 'must be True or False'),
 }
 
 
@@ -150,24 +165,25 @@ class Spec:
   detail: Callable[[ml_collections.ConfigDict], str]
 
 
-_RANDOM = Spec(('sigma', 'num_features', 'seed'),
+_RANDOM = Spec(('sigma', 'num_features', 'seed', 'normalize'),
                lambda c, d: 2 * c.num_features,
                lambda c: f'sigma={c.sigma:g}, m={c.num_features}')
 SPECS = {
     'none': Spec((), lambda c, d: d, lambda c: ''),
-    'basic': Spec((), lambda c, d: 2 * d, lambda c: ''),
+    'basic': Spec(('normalize',), lambda c, d: 2 * d, lambda c: ''),
     'positional/octave': Spec(
-        ('spacing', 'num_freqs'), lambda c, d: 2 * d * c.num_freqs,
+        ('spacing', 'num_freqs', 'normalize'),
+        lambda c, d: 2 * d * c.num_freqs,
         lambda c: f'octave spacing, L={c.num_freqs}'),
     'positional/log_linear': Spec(
-        ('spacing', 'sigma_p', 'num_features'),
+        ('spacing', 'sigma_p', 'num_features', 'normalize'),
         lambda c, d: 2 * d * (c.num_features // d),
         lambda c: f'log_linear spacing, sigma_p={c.sigma_p:g}, '
                   f'm={c.num_features}'),
     'gaussian': _RANDOM,
     'uniform': _RANDOM,
     'laplacian': _RANDOM,
-    'uniform_log': Spec(('max_freq', 'num_features', 'seed'),
+    'uniform_log': Spec(('max_freq', 'num_features', 'seed', 'normalize'),
                         lambda c, d: 2 * c.num_features,
                         lambda c: f'max_freq={c.max_freq:g}, '
                                   f'm={c.num_features}'),
@@ -220,7 +236,8 @@ def validate_encoding_config(config: ml_collections.ConfigDict, dim: int = 2):
   block), or a dimension d the encoding cannot take."""
   for field in spec(config).reads:
     test, rule = FIELD_RULES[field]
-    _check(test(config[field]), field, rule, config[field])
+    value = field_value(config, field)
+    _check(test(value), field, rule, value)
   if dim not in DIMENSIONS:
     raise CppnError(f'coordinates have {dim} axes; encodings take 1, 2 or 3')
   if config.name in PIXEL_ENCODINGS and dim != 2:
@@ -244,7 +261,8 @@ def init_encoding(config: ml_collections.ConfigDict, resolution: int,
     dim: d, the coordinates' number of axes (1, 2 or 3).
 
   Returns:
-    {} for none; {'b': (m, d), 'a': (m,)} for the Fourier encodings;
+    {} for none; {'b': (m, d), 'a': (m,)} for the Fourier encodings (a =
+    1, or 1 / sqrt(m) with config.normalize);
     {'k': (m, 2), 'pixels_per_unit': ()} for the seed's, all float32.
 
   Raises:
@@ -275,7 +293,10 @@ def init_encoding(config: ml_collections.ConfigDict, resolution: int,
     b = random_matrix(name, jax.random.PRNGKey(config.seed), config.sigma,
                       config.num_features, dim)
   b = jnp.asarray(b, jnp.float32)
-  return {'b': b, 'a': jnp.ones(b.shape[0], jnp.float32)}
+  a = np.ones(b.shape[0])
+  if field_value(config, 'normalize'):
+    a /= np.linalg.norm(a)
+  return {'b': b, 'a': jnp.asarray(a, jnp.float32)}
 
 
 def encode(name: str, params: Params, coords):
@@ -294,5 +315,7 @@ def encode(name: str, params: Params, coords):
 def describe(config: ml_collections.ConfigDict, dim: int = 2) -> str:
   """One line saying what the encoding is, for logs: name, settings, width."""
   detail = spec(config).detail(config)
+  if 'normalize' in spec(config).reads and field_value(config, 'normalize'):
+    detail += (', ' if detail else '') + 'a / ||a||'
   return (f'{config.name}' + (f' ({detail})' if detail else '')
           + f': {width(config, dim)} features')

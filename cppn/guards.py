@@ -32,6 +32,12 @@ def validate_train_config(config: ml_collections.ConfigDict):
   for field in ('batch_size', 'feature_cache_mb'):
     if config[field] < 0:
       raise CppnError(f'train.{field} must be >= 0, got {config[field]}')
+  if not 0 < config.lr_decay_rate <= 1:
+    raise CppnError('train.lr_decay_rate must be in (0, 1] (1: a constant '
+                    f'rate), got {config.lr_decay_rate}')
+  if config.lr_decay_steps <= 0:
+    raise CppnError('train.lr_decay_steps must be > 0, got '
+                    f'{config.lr_decay_steps}')
   if config.chunk_size < -1:
     raise CppnError('train.chunk_size must be -1 (by backend), 0 (one chunk) '
                     f'or a number of pixels, got {config.chunk_size}')

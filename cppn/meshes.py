@@ -3,12 +3,14 @@
   marching_cubes   the level set of a field sampled on a grid over a box
                    (scikit-image's marching cubes), e.g. a fitted network's
                    logit = 0 (p = 0.5)
+  level_set        the same from the field's values on a grid
   write_obj        a mesh as a Wavefront OBJ file, atomically
   render_normals   a picture of a surface: its camera-space normals as
                    colours, (n + 1) / 2, on white. The surface is splatted:
                    many points drawn uniformly over its area, projected
                    through a pinhole camera, the nearest kept per pixel
   orbit_pose       a camera circling the unit cube's centre (turntables)
+  write_pictures   shape.png (truth | fit) and turntable.gif (both turning)
   near_surface_points, area_weighted_surface_points
                    points on (and near) a surface
 
@@ -17,6 +19,7 @@ Meshes are (V, 3) float vertices and (T, 3) int faces.
 
 import io
 import math
+import pathlib
 
 import numpy as np
 import skimage.measure
@@ -47,11 +50,29 @@ def marching_cubes(slice_fn, box, grid: int, level: float = 0.0):
   values = np.stack([np.asarray(slice_fn(np.concatenate(
       [np.full(plane.shape[:2] + (1,), x, np.float32), plane], -1)))
                      for x in axes[0]])
+  return level_set(values, box[0], (box[1] - box[0]) / (grid - 1), level)
+
+
+def level_set(values, origin, spacing, level: float = 0.0):
+  """The surface values = level of a field on a grid.
+
+  Args:
+    values: (X, Y, Z) the field at origin + (i, j, k) * spacing.
+    origin: (3,) the point of values[0, 0, 0].
+    spacing: (3,) or a float, the grid step per axis.
+    level: the surface's field value.
+
+  Returns:
+    vertices (V, 3) and faces (T, 3); both empty when the field does not
+    cross `level`.
+  """
+  values = np.asarray(values, np.float32)
   if not values.min() < level < values.max():
     return np.zeros((0, 3), np.float32), np.zeros((0, 3), np.int64)
   vertices, faces, _, _ = skimage.measure.marching_cubes(
-      values, level, spacing=tuple((box[1] - box[0]) / (grid - 1)))
-  return vertices + box[0], faces
+      values, level, spacing=tuple(np.broadcast_to(
+          np.asarray(spacing, np.float32), (3,))))
+  return vertices + np.asarray(origin, np.float32), faces
 
 
 def write_obj(path, vertices, faces):
@@ -101,6 +122,24 @@ def render_normals(vertices, faces, pose, size: int, focal: float | None = None,
   nearest = order[first]
   image.reshape(-1, 3)[pixel[nearest]] = (normals[visible][nearest] + 1) / 2
   return image
+
+
+def write_pictures(workdir, truth, fit, size: int, num_frames: int):
+  """shape.png (the true surface | the fitted one, as normal maps at one
+  view) and turntable.gif (both turning, num_frames views) in `workdir`.
+
+  truth, fit: (vertices, faces) meshes in the unit cube; size: pixels per
+  side of each picture.
+  """
+  workdir = pathlib.Path(workdir)
+  frames = []
+  for azimuth in np.linspace(0, 2 * math.pi, num_frames,
+                             endpoint=False) + 0.6:
+    pose = orbit_pose(azimuth)
+    frames.append(np.concatenate([render_normals(*truth, pose, size),
+                                  render_normals(*fit, pose, size)], axis=1))
+  outputs.write_png(workdir / 'shape.png', frames[0])
+  outputs.write_frames_gif(workdir / 'turntable.gif', frames, 0.12)
 
 
 def near_surface_points(rng: np.random.Generator, vertices, faces, count: int,

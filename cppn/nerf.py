@@ -9,12 +9,15 @@ paper's 3d_simple_nerf notebook, its Table 7):
                    paper's (Gaussian sigma 26; positional
                    2^linspace(0, 8, 85) - 1 per axis, 255 rows); `none` is x
   make_model       4 x 256 ReLU MLP with 4 raw outputs
-  render_rays      samples along rays -> the field (sigmoid RGB, ReLU
-                   density) -> rays.composite
+  shade            raw outputs along rays -> sigmoid RGB, ReLU density ->
+                   rays.composite
+  render_rays      samples along rays -> the field -> shade
   train_steps      num_steps Adam steps in one compiled call, each on
                    batch_size rays drawn uniformly with replacement from the
                    training rays, depths stratified; loss mean (C - C*)^2
   make_render_fn   a whole view, rays in chunks (bounded memory), no jitter
+  depth_picture, plot_test_views
+                   pictures of renders: depth maps, views beside the truth
 
 Shapes: rays are (R, 3) origins and directions; a ray set (`Rays`) is a dict
 of 'origins', 'directions' (R, 3) and 'rgb' (R, 3) targets in [0, 1].
@@ -25,15 +28,20 @@ import functools
 import math
 
 import flax.linen as nn
+from flax.training import train_state
 import jax
 import jax.numpy as jnp
+import matplotlib
 import numpy as np
 
 from cppn import chunks
 from cppn import encodings
 from cppn import models
+from cppn import outputs
 from cppn import rays
-from cppn import steps
+
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 
 Rays = dict[str, jax.Array]
 
@@ -79,6 +87,12 @@ def render_rays(params, apply_fn, encoding_name: str, encoding_params,
   points = rays.sample_points(origins, directions, depths)
   raw = apply_fn({'params': params},
                  world_features(encoding_name, encoding_params, points))
+  return shade(raw, depths)
+
+
+def shade(raw, depths) -> dict[str, jax.Array]:
+  """Volume rendering of the network's raw outputs (..., S, 4) at depths
+  (..., S): sigmoid RGB, ReLU density, then rays.composite."""
   return rays.composite(nn.sigmoid(raw[..., :3]), nn.relu(raw[..., 3]),
                         depths)
 
@@ -88,7 +102,7 @@ def psnr(mse):
   return -10.0 * jnp.log10(mse)
 
 
-def train_step(state: steps.TrainState, train_rays: Rays, encoding_params,
+def train_step(state: train_state.TrainState, train_rays: Rays, encoding_params,
                key: jax.Array, encoding_name: str, sampling: Sampling,
                batch_size: int):
   """One Adam step on batch_size rays; key folded with the step number.
@@ -113,7 +127,7 @@ def train_step(state: steps.TrainState, train_rays: Rays, encoding_params,
 
 @functools.partial(jax.jit, donate_argnums=(0,), static_argnames=(
     'num_steps', 'encoding_name', 'sampling', 'batch_size'))
-def train_steps(state: steps.TrainState, train_rays: Rays, encoding_params,
+def train_steps(state: train_state.TrainState, train_rays: Rays, encoding_params,
                 key: jax.Array, num_steps: int, encoding_name: str,
                 sampling: Sampling, batch_size: int):
   """num_steps train_steps as one lax.scan; metrics are (num_steps,)."""
@@ -158,3 +172,32 @@ def ray_set(images, poses, focal: float) -> Rays:
                                   poses)
   return {'origins': origins, 'directions': directions,
           'rgb': jnp.asarray(images.reshape(-1, 3))}
+
+
+def depth_picture(depth, near=rays.PAPER_NEAR, far=rays.PAPER_FAR):
+  """A depth map (H, W) as a grey picture (H, W, 3): near white, far and
+  empty (0) black."""
+  shade_ = np.where(depth > 0, 1 - (depth - near) / (far - near), 0)
+  return np.repeat(np.clip(shade_, 0, 1)[..., None], 3, -1)
+
+
+def plot_test_views(path, images, rgbs, depths, true_depths=None,
+                    near=rays.PAPER_NEAR, far=rays.PAPER_FAR, shown=3):
+  """Up to `shown` views as rows: truth, fit, fitted depth, and the true
+  depth when known. images, rgbs: (n, H, W, 3); depths, true_depths:
+  (n, H, W)."""
+  shown = min(shown, len(images))
+  panels = ['truth', 'fit', 'fitted depth'] + (
+      ['true depth'] if true_depths is not None else [])
+  fig, axes = plt.subplots(shown, len(panels), dpi=100, squeeze=False,
+                           figsize=(2.2 * len(panels), 2.2 * shown))
+  for row in range(shown):
+    pictures = [images[row], np.clip(rgbs[row], 0, 1),
+                depth_picture(depths[row], near, far)]
+    if true_depths is not None:
+      pictures.append(depth_picture(true_depths[row], near, far))
+    for ax, title, picture in zip(axes[row], panels, pictures):
+      ax.imshow(picture, interpolation='nearest')
+      ax.set_title(title, fontsize=8)
+      ax.axis('off')
+  outputs.save_figure(fig, path)

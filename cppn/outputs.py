@@ -157,23 +157,34 @@ def frame_path(frames_dir, step):
 def write_gif(path, frames_dir, max_step, seconds_per_frame=0.2):
   """Assembles the frames of steps <= max_step into an animated GIF, atomically."""
   paths = sorted(pathlib.Path(frames_dir).glob('step_*.png'))
-  frames = [iio.imread(p) for p in paths
-            if int(p.stem.split('_')[1]) <= max_step]
+  write_frames_gif(path, [iio.imread(p) for p in paths
+                          if int(p.stem.split('_')[1]) <= max_step],
+                   seconds_per_frame)
+
+
+def write_frames_gif(path, frames, seconds_per_frame=0.2):
+  """Writes pictures (each (H, W, 3), uint8 or floats in [0, 1]) as a
+  looping animated GIF, atomically."""
   buffer = io.BytesIO()
-  iio.imwrite(buffer, np.stack(frames), extension='.gif',
-              duration=int(seconds_per_frame * 1000), loop=0)
+  iio.imwrite(buffer, np.stack([frame if frame.dtype == np.uint8
+                                else to_uint8(frame) for frame in frames]),
+              extension='.gif', duration=int(seconds_per_frame * 1000),
+              loop=0)
   with atomic_open(path, 'wb') as f:
     f.write(buffer.getvalue())
 
 
-def plot_curves(path, rows, title=''):
-  """Train and test PSNR against step from metrics rows, saved as PNG."""
+def plot_curves(path, rows, scores=('train_psnr', 'test_psnr'),
+                label='PSNR (dB)', title=''):
+  """Scores against step from metrics rows (train and test PSNR of an
+  image), saved as PNG; label: the y axis."""
   steps = [row['step'] for row in rows]
   fig, ax = plt.subplots(figsize=(5, 3.5), dpi=120)
-  ax.plot(steps, [row['train_psnr'] for row in rows], label='train')
-  ax.plot(steps, [row['test_psnr'] for row in rows], label='test')
+  for name in scores:
+    ax.plot(steps, [row[name] for row in rows],
+            label=name.removesuffix('_psnr'))
   ax.set_xlabel('step')
-  ax.set_ylabel('PSNR (dB)')
+  ax.set_ylabel(label)
   ax.set_title(title, fontsize=9)
   ax.grid(alpha=0.3)
   ax.legend()

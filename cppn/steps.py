@@ -11,7 +11,9 @@ Each is a pure function of arrays (the run around them is cppn/train.py):
                       chunk; a loss through an operator that couples all
                       points (CT, MRI) in two passes, see coupled_loss_and_grad
   train_step          one Adam step; full batch, a random minibatch when
-                      batch_size > 0, or the batch the objective samples
+                      batch_size > 0, or the batch the objective samples;
+                      the rate decays when the batch says so
+                      (learning_rate_factor)
   train_steps         `num_steps` train steps inside one compiled call
                       (lax.scan), state buffers donated
   train_steps_per_member
@@ -195,6 +197,25 @@ def sample_minibatch(batch: Batch, key: jax.Array, batch_size: int) -> Batch:
               w=jnp.ones((1, batch_size), jnp.float32))
 
 
+def learning_rate_factor(batch: Batch, step) -> jax.Array:
+  """The factor on the base learning rate at `step`: rate^(step / steps)
+  for a batch with 'lr_decay_rate' and 'lr_decay_steps' (a continuous
+  exponential decay, train.lr_decay_rate per train.lr_decay_steps)."""
+  return batch['lr_decay_rate'] ** (jnp.asarray(step, jnp.float32)
+                                    / batch['lr_decay_steps'])
+
+
+def apply_gradients(state: TrainState, grads, factor) -> TrainState:
+  """state.apply_gradients with Adam's updates scaled by `factor`: the step
+  of Adam at learning rate base * factor (Adam's update is linear in its
+  rate), the base staying in opt_state.hyperparams."""
+  updates, opt_state = state.tx.update(grads, state.opt_state, state.params)
+  updates = jax.tree_util.tree_map(lambda u: u * factor, updates)
+  return state.replace(step=state.step + 1,
+                       params=optax.apply_updates(state.params, updates),
+                       opt_state=opt_state)
+
+
 def train_step(state: TrainState, batch: Batch, key: jax.Array,
                batch_size: int, encoding_name: str | None = None,
                objective: task_base.Objective = task_base.SQUARED_ERROR
@@ -206,9 +227,12 @@ def train_step(state: TrainState, batch: Batch, key: jax.Array,
   the same points as an uninterrupted one. `encoding_name`: see
   loss_and_grad.
   A batch with 'num_steps' (the fit's length) passes the model progress =
-  step / num_steps (families.takes_progress).
+  step / num_steps (families.takes_progress); one with 'lr_decay_rate'
+  decays the learning rate (learning_rate_factor).
   """
   step_key = jax.random.fold_in(key, state.step)
+  factor = (learning_rate_factor(batch, state.step)
+            if 'lr_decay_rate' in batch else None)
   if batch_size > 0:
     batch = sample_minibatch(batch, step_key, batch_size)
   elif objective.resamples:
@@ -220,6 +244,8 @@ def train_step(state: TrainState, batch: Batch, key: jax.Array,
         variables, x, progress=progress, **kwargs)
   loss, grads = loss_and_grad(state.params, apply_fn, batch, encoding_name,
                               objective)
+  if factor is not None:
+    return apply_gradients(state, grads, factor), {'loss': loss}
   return state.apply_gradients(grads=grads), {'loss': loss}
 
 

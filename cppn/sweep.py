@@ -19,12 +19,15 @@ Outputs in the sweep workdir:
   NAME/                each member's run, the same files as a single run
                        (NAME from its overrides: encoding.sigma=4 -> sigma=4)
   results.csv          one row per member: its overrides, status (finished /
-                       failed), final train/test PSNR, SSIM, num_params,
-                       seconds (wall time of its group), error
+                       failed), its task's final scores (train/test PSNR;
+                       occupancy: IoUs), SSIM, num_params, seconds (wall
+                       time of its group), error
   comparison.png       the ground truth and every reconstruction, labelled
-  curves.png           test PSNR against step, every member
-  psnr_vs_FIELD.png    final PSNR against the swept value, when exactly one
-                       numeric field varies
+  curves.png           the headline score (test PSNR) against step, every
+                       member
+  psnr_vs_FIELD.png    final scores against the swept value, when exactly
+                       one numeric field varies (SCORE_vs_FIELD.png, named
+                       by the headline, for a task scored otherwise)
 
 Rerunning the command retrains only members without a summary.json.
 """
@@ -49,6 +52,7 @@ import numpy as np
 from cppn import group
 from cppn import outputs
 from cppn import overrides
+from cppn import tasks
 from cppn import tensorboard
 from cppn import train
 from cppn.errors import CppnError
@@ -61,8 +65,9 @@ Overrides = dict[str, Any]
 RunGroups = Callable[[list[tuple[list[ml_collections.ConfigDict], list]]],
                      list[list[dict[str, Any]]]]
 
-RESULT_FIELDS = ('status', 'train_psnr', 'test_psnr', 'ssim', 'num_params',
-                 'seconds', 'error')
+# results.csv's columns after the overrides: status, the task's scores
+# (Task.scores), then these.
+RESULT_FIELDS = ('ssim', 'num_params', 'seconds', 'error')
 MAX_NAME_LENGTH = 120  # folder names stay well under the usual 255 bytes
 
 
@@ -229,8 +234,8 @@ def result_rows(members: Sequence[Entry],
     if 'error' in result:
       row.update(status='failed', error=result['error'])
     else:
-      row.update(status='finished', train_psnr=result['train_psnr'],
-                 test_psnr=result['test_psnr'],
+      row.update(status='finished',
+                 **{name: result[name] for name in scores(member)},
                  ssim=result.get('ssim', ''),  # images only
                  num_params=result['num_params'],
                  seconds=result['wall_seconds'], error='')
@@ -238,12 +243,21 @@ def result_rows(members: Sequence[Entry],
   return rows
 
 
+def scores(member: Entry) -> tuple[str, ...]:
+  """The score names of a member's task: ('train_psnr', 'test_psnr') but
+  for a task scored otherwise (tasks.base.Task.scores)."""
+  return tasks.task_class(member.config).scores
+
+
 def write_results_csv(path, members: Sequence[Entry],
                       rows: Sequence[dict[str, Any]]):
-  """results.csv: name, the override keys, then RESULT_FIELDS; atomically."""
+  """results.csv: name, the override keys, status, the members' scores,
+  then RESULT_FIELDS; atomically."""
   keys = list(dict.fromkeys(k for m in members for k in m.overrides))
+  names = list(dict.fromkeys(s for m in members for s in scores(m)))
   with outputs.atomic_open(path) as f:
-    writer = csv.DictWriter(f, ['name', *keys, *RESULT_FIELDS], restval='')
+    writer = csv.DictWriter(f, ['name', *keys, 'status', *names,
+                                *RESULT_FIELDS], restval='')
     writer.writeheader()
     writer.writerows(rows)
 
@@ -283,7 +297,9 @@ def write_figures(workdir: pathlib.Path, members: Sequence[Entry],
   field = swept_numeric_field(members)
   if field:
     name = re.sub(r'[^A-Za-z0-9._-]', '_', short_keys([field])[field])
-    plot_psnr_vs(workdir / f'psnr_vs_{name}.png', field, members, rows)
+    task = tasks.task_class(finished[0].config)
+    prefix = 'psnr' if task.score_label == 'PSNR (dB)' else task.scores[-1]
+    plot_psnr_vs(workdir / f'{prefix}_vs_{name}.png', field, members, rows)
 
 
 def plot_comparison(path, members: Sequence[Entry],
@@ -315,15 +331,17 @@ def plot_comparison(path, members: Sequence[Entry],
 
 
 def plot_test_curves(path, members: Sequence[Entry]):
-  """Test PSNR against step for every member with evaluations."""
+  """The headline score (test PSNR) against step for every member with
+  evaluations."""
   fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
   for member in members:
     rows = outputs.read_metrics(member.workdir / 'metrics.jsonl', math.inf)
     if rows:
-      ax.plot([r['step'] for r in rows], [r['test_psnr'] for r in rows],
+      ax.plot([r['step'] for r in rows], [r[scores(member)[-1]] for r in rows],
               label=member.name)
+  task = tasks.task_class(members[0].config)
   ax.set_xlabel('step')
-  ax.set_ylabel('test PSNR (dB)')
+  ax.set_ylabel(f'{task.scores[-1]} ({task.score_label})')
   ax.grid(alpha=0.3)
   ax.legend(fontsize=7, ncol=1 + len(members) // 8)
   outputs.save_figure(fig, path)
@@ -331,17 +349,21 @@ def plot_test_curves(path, members: Sequence[Entry]):
 
 def plot_psnr_vs(path, field: str, members: Sequence[Entry],
                  rows: Sequence[dict[str, Any]]):
-  """Final train and test PSNR against the swept value; log x past a 10x span."""
-  points = sorted((m.overrides[field], r['train_psnr'], r['test_psnr'])
-                  for m, r in zip(members, rows) if r['status'] == 'finished')
-  values, train_psnr, test_psnr = (np.array(p, float) for p in zip(*points))
+  """Final scores (train and test PSNR) against the swept value; log x
+  past a 10x span."""
+  finished = [(m, r) for m, r in zip(members, rows)
+              if r['status'] == 'finished']
+  task = tasks.task_class(finished[0][0].config)
+  points = np.array(sorted([m.overrides[field], *(r[s] for s in task.scores)]
+                           for m, r in finished), float)
   fig, ax = plt.subplots(figsize=(5, 3.5), dpi=120)
-  ax.plot(values, train_psnr, 'o-', label='train')
-  ax.plot(values, test_psnr, 's-', label='test')
-  if values.min() > 0 and values.max() > 10 * values.min():
+  for column, (name, marker) in enumerate(zip(task.scores, 'os^v'), 1):
+    ax.plot(points[:, 0], points[:, column], f'{marker}-',
+            label=name.removesuffix('_psnr'))
+  if points[:, 0].min() > 0 and points[:, 0].max() > 10 * points[:, 0].min():
     ax.set_xscale('log')
   ax.set_xlabel(field)
-  ax.set_ylabel('final PSNR (dB)')
+  ax.set_ylabel(f'final {task.score_label}')
   ax.grid(alpha=0.3)
   ax.legend()
   outputs.save_figure(fig, path)

@@ -6,9 +6,9 @@ installs it and the `tensorboard` viewer) into the run's workdir, so that
   tensorboard --logdir=runs/demo       one run
   tensorboard --logdir=runs/scale      a sweep: one TensorBoard run per member
 
-show, at every evaluation, the scalars loss (0.5 x train MSE), train_psnr
-and test_psnr (dB; the names of metrics.jsonl) and the image reconstruction
-(the test-pixel prediction, as in frames/). A sweep member's run also holds
+show, at every evaluation, the scalars of metrics.jsonl (loss and the
+task's scores: for an image 0.5 x train MSE, train_psnr and test_psnr in
+dB) and the image reconstruction (the task's frame, as in frames/). A sweep member's run also holds
 its swept fields as hparams (TensorBoard's HParams tab), written before it
 trains, with test_psnr and train_psnr as its metrics.
 
@@ -28,7 +28,6 @@ from cppn.errors import CppnError
 
 MISSING = ('log.tensorboard needs tensorboardX, which is not installed: '
            "pip install -e '.[tensorboard]'")
-SCALARS = ('loss', 'train_psnr', 'test_psnr')  # metrics.jsonl's names
 HPARAM_METRICS = ('test_psnr', 'train_psnr')
 
 # Open writers by workdir: one event file per run and process, closed at the
@@ -65,7 +64,8 @@ def log_evaluation(config: ml_collections.ConfigDict, workdir,
   Args:
     config: the run's config; nothing is logged unless log.tensorboard.
     workdir: the run's folder (the TensorBoard run).
-    row: a metrics.jsonl row ('step' and SCALARS).
+    row: a metrics.jsonl row: 'step', then the scalars ('loss' and the
+      task's scores, e.g. 'train_psnr', 'test_psnr').
     image: (h, w, 3) colours in [0, 1], the task's picture of this
       evaluation, or None for a task without one (1D signals).
   """
@@ -76,8 +76,9 @@ def log_evaluation(config: ml_collections.ConfigDict, workdir,
     _writers[workdir] = _summary_writer_class()(
         logdir=str(workdir), filename_suffix=f'.{os.getpid()}')
   writer, step = _writers[workdir], int(row['step'])
-  for tag in SCALARS:
-    writer.add_scalar(tag, row[tag], step)
+  for tag, value in row.items():
+    if tag != 'step':
+      writer.add_scalar(tag, value, step)
   if image is not None:
     writer.add_image('reconstruction', np.clip(image, 0, 1), step,
                      dataformats='HWC')

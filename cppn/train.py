@@ -95,12 +95,16 @@ def training_batch(config: ml_collections.ConfigDict, task: tasks.base.Task,
   the objective does not draw new points each step); else the batch holds
   coordinates and, under 'encoding', the encoding parameters, and each
   chunk is encoded at every step. A model that takes
-  training progress also gets 'num_steps' (steps.train_step).
+  training progress also gets 'num_steps', and a decaying learning rate
+  'lr_decay_rate' and 'lr_decay_steps' (steps.train_step).
   """
   coords = task.train_coords
   chunk_size = config.train.chunk_size
   progress = ({'num_steps': np.float32(config.train.num_steps)}
               if families.takes_progress(config.model) else {})
+  if config.train.lr_decay_rate != 1:
+    progress.update(lr_decay_rate=np.float32(config.train.lr_decay_rate),
+                    lr_decay_steps=np.float32(config.train.lr_decay_steps))
   if task.objective.resamples or not guards.precomputes_features(
       config, coords.shape[0], encodings.width(config.encoding, task.dim)):
     return dict(steps.prepare_batch(coords, task.train_targets, chunk_size),
@@ -235,7 +239,8 @@ def train_group(configs: list[ml_collections.ConfigDict], workdirs: list,
 
   Each member writes the same outputs into its own workdir as a single run.
   Members resume from their own newest checkpoints (those at equal steps
-  train together); finished members are skipped; a member that fails (bad
+  and with equal objectives train together: an occupancy objective names
+  its shape); finished members are skipped; a member that fails (bad
   input, divergence) is dropped without stopping the others; running out of
   device memory fails the members training together at that moment.
 
@@ -271,13 +276,16 @@ def train_group(configs: list[ml_collections.ConfigDict], workdirs: list,
         num_features)
   guards.check_memory(first.config, len(members), num_pixels, num_features)
   model = make_model(first.config)
-  pending: dict[int, list[tuple[int, Member, steps.TrainState]]] = {}
+  pending: dict[tuple[int, tasks.base.Objective],
+                list[tuple[int, Member, steps.TrainState]]] = {}
   for index, member in members.items():
     state = checkpoints.restore_latest(
         checkpoints.checkpoint_manager(member.workdir),
         initial_state(member.config, model))
-    pending.setdefault(int(state.step), []).append((index, member, state))
-  for first_step, at_step in sorted(pending.items()):
+    pending.setdefault((int(state.step), member.task.objective), []).append(
+        (index, member, state))
+  for (first_step, _), at_step in sorted(pending.items(),
+                                         key=lambda item: item[0][0]):
     indices, group_members, states = zip(*at_step)
     try:
       fitted = fit_members(list(group_members), list(states), first_step,
@@ -355,8 +363,8 @@ class CompiledSteps:
 def record_evaluation(predict, arrays: GroupArrays,
                       members: list[Member]) -> list[np.ndarray]:
   """Evaluates every member; appends a metrics row and a frame for each live
-  member that has none at this step yet; marks a non-finite loss or test
-  PSNR as a divergence.
+  member that has none at this step yet; marks a non-finite loss or
+  headline score (the test PSNR of an image) as a divergence.
 
   Returns:
     Per member, its predictions on the task's eval_coords.
@@ -366,7 +374,8 @@ def record_evaluation(predict, arrays: GroupArrays,
     if member.failure or (member.rows and
                           member.rows[-1]['step'] == row['step']):
       continue
-    if not (np.isfinite(row['loss']) and np.isfinite(row['test_psnr'])):
+    if not (np.isfinite(row['loss'])
+            and np.isfinite(row[member.task.headline])):
       member.failure = guards.first_divergence(
           np.array([np.nan]), row['step'], member.config.train.learning_rate)
       continue
@@ -430,9 +439,9 @@ def fit_members(members: list[Member], states: list[steps.TrainState],
       if arrays.step % every == 0 or arrays.step == num_steps:
         evaluated_step = arrays.step
         preds = record_evaluation(predict, arrays, members)
-        bar.set_postfix(test_psnr=', '.join(
-            f'{m.rows[-1]["test_psnr"]:.2f}' for m in members[:4]
-            if not m.failure))
+        bar.set_postfix({task.headline: ', '.join(
+            f'{m.rows[-1][task.headline]:.4g}' for m in members[:4]
+            if not m.failure)})
         save_checkpoints(managers, members, arrays)
       if stop.signal_name:
         save_checkpoints(managers, members, arrays)
@@ -455,23 +464,26 @@ def fit_members(members: list[Member], states: list[steps.TrainState],
                              timing)
 
 
+def group_predict(predict, arrays: GroupArrays) -> tasks.base.Predict:
+  """coords (Q, d) -> (M, Q, C): the group's networks as they stand."""
+  return lambda coords: np.asarray(predict(
+      arrays.state.params, arrays.encoding_params, coords))
+
+
 def evaluate(predict, arrays: GroupArrays, members: list[Member]):
   """Every member's task evaluation (Task.evaluate) of its current fit.
 
   Returns:
-    Per member a metrics row {'step', 'loss', 'train_psnr', 'test_psnr',
-    ...}, per member its frame (an (H, W, 3) picture or None), and per
+    Per member a metrics row {'step', 'loss', the task's scores ...}, per
+    member its frame (an (H, W, 3) picture or None), and per
     member its predictions {name: (Q, C)} on the task's eval_coords.
   """
-  state, encoding_params = arrays.state, arrays.encoding_params
-  group_preds = {name: np.asarray(predict(state.params, encoding_params,
-                                          coords))
-                 for name, coords in members[0].task.eval_coords.items()}
+  group_preds = members[0].task.predictions(group_predict(predict, arrays))
   rows, frames, preds = [], [], []
   for index, member in enumerate(members):
     member_preds = {name: p[index] for name, p in group_preds.items()}
     row, frame = member.task.evaluate(member_preds)
-    rows.append({'step': int(state.step[index]), **row})
+    rows.append({'step': int(arrays.state.step[index]), **row})
     frames.append(frame)
     preds.append(member_preds)
   return rows, frames, preds
@@ -482,14 +494,13 @@ def write_final_outputs(predict, arrays: GroupArrays, members: list[Member],
                         ) -> list[dict[str, Any]]:
   """Renders, plots and summarises each member that did not fail.
 
-  `eval_preds`: per member its predictions on eval_coords at the final step.
-  The fit is rendered on the task's grid (data.coordinate_grid).
+  `eval_preds`: per member its predictions at the final step. The fits
+  are rendered by the task (Task.render_signal: on its grid,
+  data.coordinate_grid, unless it renders otherwise).
   """
   task = members[0].task
   shape = task.signal_shape
-  signals = np.asarray(predict(
-      arrays.state.params, arrays.encoding_params,
-      data.coordinate_grid(shape[0], task.dim).reshape(-1, task.dim)))
+  signals = task.render_signal(group_predict(predict, arrays))
   results = []
   for index, member in enumerate(members):
     if member.failure:
@@ -497,10 +508,10 @@ def write_final_outputs(predict, arrays: GroupArrays, members: list[Member],
       results.append({'error': member.failure})
       continue
     workdir, rows = member.workdir, member.rows
-    task_fields = member.task.write_outputs(
-        workdir, signals[index].reshape(*shape, task.out_dim),
-        eval_preds[index], rows)
-    outputs.plot_curves(workdir / 'curves.png', rows,
+    task_fields = member.task.write_outputs(workdir, signals[index],
+                                            eval_preds[index], rows)
+    outputs.plot_curves(workdir / 'curves.png', rows, task.scores,
+                        task.score_label,
                         title=encodings.describe(member.config.encoding,
                                                  task.dim))
     model_bytes = 4 * num_params
@@ -509,8 +520,7 @@ def write_final_outputs(predict, arrays: GroupArrays, members: list[Member],
     summary = {
         'task': member.task.name,
         'step': rows[-1]['step'],
-        'train_psnr': rows[-1]['train_psnr'],
-        'test_psnr': rows[-1]['test_psnr'],
+        **{name: rows[-1][name] for name in task.scores},
         'num_params': num_params,
         'model_bytes': model_bytes,
         'encoding_bytes': encoding_bytes,
@@ -521,8 +531,8 @@ def write_final_outputs(predict, arrays: GroupArrays, members: list[Member],
         **timing,
     }
     outputs.write_json(workdir / 'summary.json', summary)
-    logging.info('%s finished: train PSNR %.2f dB, test PSNR %.2f dB',
-                 workdir, summary['train_psnr'], summary['test_psnr'])
+    logging.info('%s finished: %s', workdir, ', '.join(
+        f'{name} {summary[name]:.4f}' for name in task.scores))
     results.append(summary)
   return results
 

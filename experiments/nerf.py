@@ -42,9 +42,7 @@ import time
 from typing import Any
 
 from absl import flags
-import imageio.v3 as iio
 import jax
-import matplotlib
 import numpy as np
 
 from cppn import cli
@@ -57,9 +55,6 @@ from cppn import steps
 from experiments import command
 from experiments import common
 from experiments import fit_loop
-
-matplotlib.use('Agg')
-import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 
 ENCODINGS = ('none', 'basic', 'positional', 'gaussian')
 # Table 1 / Table 7 of the paper: test PSNR (dB) on Lego, 13 views at 400 px
@@ -169,42 +164,22 @@ def fit(views: nerf_data.Views, preset: Preset, sampling: nerf.Sampling,
   return summary
 
 
-def depth_picture(depth, near=rays.PAPER_NEAR, far=rays.PAPER_FAR):
-  """A depth map (H, W) as a grey picture (H, W, 3): near white, far and
-  empty (0) black."""
-  shade = np.where(depth > 0, 1 - (depth - near) / (far - near), 0)
-  return np.repeat(np.clip(shade, 0, 1)[..., None], 3, -1)
-
-
 def write_pictures(workdir, images, renders, true_depths, focal, preset,
                    render_rays_fn):
   """test_views.png, depth.png and turntable.gif of a fitted NeRF."""
-  shown = min(3, len(images))
-  columns = 4 if true_depths is not None else 3
-  fig, axes = plt.subplots(shown, columns, figsize=(2.2 * columns,
-                                                   2.2 * shown), dpi=100,
-                           squeeze=False)
-  for row in range(shown):
-    panels = [('truth', images[row]), ('fit', np.clip(renders[row]['rgb'],
-                                                      0, 1)),
-              ('fitted depth', depth_picture(renders[row]['depth']))]
-    if true_depths is not None:
-      panels.append(('true depth', depth_picture(true_depths[row])))
-    common.image_row(axes[row], panels)
-  outputs.save_figure(fig, workdir / 'test_views.png')
+  nerf.plot_test_views(workdir / 'test_views.png', images,
+                       [r['rgb'] for r in renders],
+                       [r['depth'] for r in renders], true_depths)
   outputs.write_png(workdir / 'depth.png',
-                    depth_picture(renders[0]['depth']))
+                    nerf.depth_picture(renders[0]['depth']))
   frames = []
   size = images.shape[1]
   for pose in rays.turntable_poses(preset.turntable_frames,
                                    rays.PAPER_RADIUS):
     origins, directions = rays.pixel_rays(size, size, focal, pose)
     out = render_rays_fn(origins.reshape(-1, 3), directions.reshape(-1, 3))
-    frames.append(outputs.to_uint8(np.asarray(out['rgb']).reshape(
-        size, size, 3)))
-  with outputs.atomic_open(workdir / 'turntable.gif', 'wb') as f:
-    f.write(iio.imwrite('<bytes>', np.stack(frames), extension='.gif',
-                        duration=100, loop=0))
+    frames.append(np.asarray(out['rgb']).reshape(size, size, 3))
+  outputs.write_frames_gif(workdir / 'turntable.gif', frames, 0.1)
 
 
 def table_markdown(results: dict[str, dict[str, Any]], preset_name: str,

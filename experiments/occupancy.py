@@ -34,13 +34,11 @@ protocol; for a GPU).
 """
 
 import dataclasses
-import math
 import pathlib
 import time
 from typing import Any
 
 from absl import flags
-import imageio.v3 as iio
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -161,32 +159,15 @@ def fit(prepared: Prepared, preset: Preset, name: str, workdir: pathlib.Path,
           points.reshape(-1, 3))).reshape(points.shape[:-1]),
       prepared.shape.box, preset.mesh_grid)
   meshes.write_obj(workdir / 'fit.obj', vertices, faces)
-  write_pictures(workdir, prepared.shape, vertices, faces, preset)
+  meshes.write_pictures(
+      workdir, (prepared.shape.vertices, prepared.shape.faces),
+      (vertices, faces), preset.picture_size, preset.turntable_frames)
   summary = {'encoding': name, 'shape': prepared.shape.name, **ious,
              'encoding_detail': encodings.describe(config, 3),
              'mesh_faces': int(len(faces)),
              'wall_seconds': time.time() - start}
   outputs.write_json(workdir / 'summary.json', summary)
   return summary
-
-
-def write_pictures(workdir, shape: shapes.Shape, vertices, faces,
-                   preset: Preset):
-  """shape.png (truth | fit at one view) and turntable.gif (both turning)."""
-  frames = []
-  for azimuth in np.linspace(0, 2 * math.pi, preset.turntable_frames,
-                             endpoint=False) + 0.6:
-    pose = meshes.orbit_pose(azimuth)
-    frames.append(np.concatenate([
-        meshes.render_normals(shape.vertices, shape.faces, pose,
-                              preset.picture_size),
-        meshes.render_normals(vertices, faces, pose, preset.picture_size)],
-                                 axis=1))
-  outputs.write_png(workdir / 'shape.png', frames[0])
-  with outputs.atomic_open(workdir / 'turntable.gif', 'wb') as f:
-    f.write(iio.imwrite('<bytes>', np.stack([outputs.to_uint8(frame)
-                                             for frame in frames]),
-                        extension='.gif', duration=120, loop=0))
 
 
 def table_markdown(results, preset_name: str, preset: Preset,

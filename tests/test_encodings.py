@@ -404,7 +404,7 @@ def test_encode_vmaps_over_stacked_params():
 # A changed value for every field an encoding may read.
 OTHER_VALUES = {'sigma': 3.0, 'sigma_p': 4.0, 'max_freq': 3.0, 'variance': 3.0,
                 'num_features': 8, 'num_freqs': 3, 'seed': 7,
-                'spacing': 'octave'}
+                'spacing': 'octave', 'normalize': True}
 KINDS = [('none', {}), ('basic', {}),
          ('positional', {'spacing': 'octave'}),
          ('positional', {'spacing': 'log_linear'}),

@@ -84,4 +84,4 @@ def test_the_message_names_what_the_choice_reads():
   assert str(info.value) == (
       '--config.encoding.num_freqs is not read by the encoding positional '
       '(spacing log_linear), which reads encoding.name, encoding.spacing, '
-      'encoding.sigma_p, encoding.num_features')
+      'encoding.sigma_p, encoding.num_features, encoding.normalize')

@@ -6,6 +6,10 @@
             transform
   signal1d  a 1D signal (a WAV file, a power-law random signal)     signal1d.py
             seen sample by sample
+  occupancy a 3D solid seen through the inside / outside labels of  occupancy.py
+            fresh random points
+  nerf      a 3D scene seen through images from known cameras       nerf.py
+            (volume rendering along rays)
 
 The config's `task` block chooses one (task.name, default 'image'; a config
 without the block is an image fit) and holds the fields a task reads
@@ -20,16 +24,21 @@ from cppn.tasks import base
 from cppn.tasks import ct
 from cppn.tasks import image
 from cppn.tasks import mri
+from cppn.tasks import nerf
+from cppn.tasks import occupancy
 from cppn.tasks import signal1d
 
 TASKS = {cls.name: cls for cls in (image.ImageTask, ct.CTTask, mri.MRITask,
-                                   signal1d.SignalTask)}
+                                   signal1d.SignalTask,
+                                   occupancy.OccupancyTask, nerf.NerfTask)}
 # The `task` fields each task reads besides `name`.
 READS = {
     'image': (),
     'ct': ('num_angles', 'perturbation'),
     'mri': ('perturbation', 'kspace_draws', 'kspace_std'),
     'signal1d': (),
+    'occupancy': ('points_per_step', 'test_points', 'pool_size'),
+    'nerf': ('rays_per_step', 'near', 'far', 'num_samples'),
 }
 DEFAULT_TASK = 'image'
 
@@ -79,7 +88,8 @@ def make_task(config: ml_collections.ConfigDict, target=None) -> base.Task:
   Args:
     config: a full config (configs/default.py's fields).
     target: the signal to fit instead of data.image (an (N, N, 3) image for
-      the image task, (N, N) for ct, (N, N, N) for mri, (L,) for signal1d).
+      the image task, (N, N) for ct, (N, N, N) for mri, (L,) for signal1d,
+      a shapes.Shape for occupancy, nerf_data.Views for nerf).
 
   Raises:
     CppnError: an unknown task or bad input.

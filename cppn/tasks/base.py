@@ -60,12 +60,26 @@ The Task (host side, numpy; built by cppn.tasks.make_task from the config):
                member axis of a group like every batch array
   eval_coords  {name: (Q, d) float32}: points predicted at every evaluation
                (the same for all members of a group)
+  scores       the row's names of the fit's quality, plotted as curves and
+               copied into summary.json: ('train_psnr', 'test_psnr') (dB)
+               unless a task measures something else (occupancy: IoUs);
+               the last is the headline (progress bar, tables, the
+               divergence check); score_label names their axis
+  predictions(predict) -> {name: (M, ...)}
+               what evaluate reads, for the M members of a group; predict:
+               coords (Q, d) -> (M, Q, C), the members' networks as they
+               stand (compiled, chunked). Default: predict on each of
+               eval_coords. A task whose evaluation needs more than values
+               at fixed points overrides it (NeRF renders whole views)
+  render_signal(predict) -> (M,) + signal_shape + (C,)
+               the fits write_outputs receives. Default: the networks on
+               data.coordinate_grid(N, d) of signal_shape
   evaluate(preds) -> (row, frame)
-               preds: {name: (Q, C)} on eval_coords. row: floats with at
+               preds: one member's predictions (by default {name: (Q, C)}
+               on eval_coords). row: floats with at
                least 'loss' (the objective's value, for the divergence
-               check), 'train_psnr' and 'test_psnr' (curves, tables);
-               frame: an (H, W, 3) picture in [0, 1] for the progress GIF,
-               or None
+               check) and the scores; frame: an (H, W, 3) picture in
+               [0, 1] for the progress GIF, or None
   write_outputs(workdir, signal, preds, rows) -> summary fields
                signal: the fit on signal_shape's grid, signal_shape + (C,);
                preds: the last evaluation's; rows: every metrics row. Writes
@@ -81,13 +95,19 @@ image fit.
 import dataclasses
 import functools
 import pathlib
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from cppn import data
+from cppn import models
+from cppn.errors import CppnError
+
 Row = dict[str, float]
+# coords (Q, d) -> (M, Q, C): the networks of a group's M members.
+Predict = Callable[[np.ndarray], np.ndarray]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,10 +153,26 @@ class Task:
   train_targets: np.ndarray | None = None
   observations: dict[str, np.ndarray] = {}
   eval_coords: dict[str, np.ndarray]
+  scores: ClassVar[tuple[str, ...]] = ('train_psnr', 'test_psnr')
+  score_label: ClassVar[str] = 'PSNR (dB)'
+
+  @property
+  def headline(self) -> str:
+    """The score tables and the progress bar show: the last of scores."""
+    return self.scores[-1]
 
   @property
   def signal_shape(self) -> tuple[int, ...]:
     return self.target.shape[:-1]
+
+  def predictions(self, predict: Predict) -> dict[str, np.ndarray]:
+    return {name: predict(coords) for name, coords in self.eval_coords.items()}
+
+  def render_signal(self, predict: Predict) -> np.ndarray:
+    shape = self.signal_shape
+    values = predict(data.coordinate_grid(shape[0], self.dim).reshape(
+        -1, self.dim))
+    return values.reshape(values.shape[:1] + shape + values.shape[-1:])
 
   def evaluate(self, preds: dict[str, np.ndarray]
                ) -> tuple[Row, np.ndarray | None]:
@@ -160,6 +196,25 @@ def objective_value(objective: Objective, pred: np.ndarray,
                     observations: dict[str, np.ndarray]) -> float:
   """A coupled objective's loss of outputs (P, C) on the task's points."""
   return float(_loss(objective, jnp.asarray(pred), observations))
+
+
+def check_raw_output(config, task_name: str, what: str):
+  """Raises CppnError unless the network's outputs are raw (the loss maps
+  them itself): model.output_activation 'identity' where the model reads
+  it. what: what the outputs are, for the message."""
+  if ('output_activation' in models.reads(config.model)
+      and config.model.output_activation != 'identity'):
+    raise CppnError(f'task {task_name} fits {what}: set '
+                    "model.output_activation='identity' (configs/"
+                    f'{task_name}.py does), got '
+                    f'{config.model.output_activation!r}')
+
+
+def check_positive(config, fields: tuple[str, ...]):
+  """Raises CppnError naming the first of the task's `fields` below 1."""
+  for field in fields:
+    if config.task[field] < 1:
+      raise CppnError(f'task.{field} must be >= 1, got {config.task[field]}')
 
 
 def psnr(pred: np.ndarray, target: np.ndarray) -> float:
