@@ -35,19 +35,17 @@ from configs import default
 
 
 def get_config():
-  """The default config set to the paper's occupancy protocol."""
+  """The default config set to the paper's occupancy protocol (the default
+  task fields points_per_step and test_points, m = 256 and width 256 are
+  the paper's)."""
   config = default.get_config()
   config.task.name = 'occupancy'
-  config.task.points_per_step = 32768
-  config.task.test_points = 2**18
   config.data.image = 'bumpy'
   config.data.resolution = 128  # marching-cubes grid of fit.obj
   config.encoding.sigma = 12.0
   config.encoding.sigma_p = 6.0
-  config.encoding.num_features = 256
   config.encoding.normalize = True
   config.model.depth = 8
-  config.model.width = 256
   config.model.output_activation = 'identity'
   config.train.num_steps = 10000
   config.train.learning_rate = 5e-4
