@@ -65,14 +65,18 @@ def sigma_p_at(sigma_p: float, resolution: int) -> float:
 
 
 def paper_config(resolution: int, num_steps: int, num_evals: int = 10,
+                 base: ml_collections.ConfigDict | None = None,
                  **fields: Any) -> ml_collections.ConfigDict:
-  """configs/default.py at N = resolution for num_steps steps.
+  """A config (configs/default.py's, or base) at N = resolution for
+  num_steps steps.
 
   Args:
     resolution: data.resolution.
     num_steps: train.num_steps.
     num_evals: evaluations (metrics, GIF frames, checkpoints) per run: every
       num_steps / num_evals steps.
+    base: the config to start from (another task's, configs/nerf.py), changed
+      in place; None: configs/default.py's.
     **fields: dotted fields with '.' written as '__', e.g.
       encoding__name='none'.
 
@@ -80,7 +84,7 @@ def paper_config(resolution: int, num_steps: int, num_evals: int = 10,
     CppnError: a field the config lacks, or one its encoding or model does
       not read (encoding__sigma on a positional config).
   """
-  config = default.get_config()
+  config = base or default.get_config()
   config.data.resolution = resolution
   config.train.num_steps = num_steps
   config.train.eval_every_steps = max(1, num_steps // num_evals)

@@ -36,11 +36,20 @@ whose output ends constant (std of the clipped reconstruction < COLLAPSED_STD,
 what lr 1e-2 does to none and basic on CT) is marked collapsed in the report,
 at the paper's learning rate.
 
-The shape and NeRF rows run their own scripts at the same preset name
-(experiments.occupancy: IoU at 0.5 on near-surface and uniform points;
-experiments.nerf: test-view PSNR of a synthetic scene) into shape/ and
-nerf/, and their tables are appended to table1.md (table1.json:
-'script_rows').
+The shape and NeRF rows fit configs/occupancy.py and configs/nerf.py
+(cppn/tasks/occupancy.py, nerf.py) with the paper's settings, their scales
+in radians or cycles per world unit, not rescaled:
+
+  shape  IoU at 0.5 on near-surface points (Table 1's number), sigma_g 12,
+         sigma_p 6, lr 5e-4 x 0.1^(step / (steps / 2)) for all; the
+         procedural bumpy solid (the paper's Stanford scans are not
+         reachable), or bunny, gyroid
+  nerf   test-view PSNR of the generated scene (the paper: Lego), sigma_g
+         26, sigma_p 8, lr 1e-2 (none), 5e-3 (basic), 5e-4
+
+A row's preset may set other scales (TaskRow.sigma, sigma_p: the cpu
+preset's smaller views and volumes resolve less, see CPU_TASK_ROWS) and
+other config fields (TaskRow.overrides: fewer points, rays or samples).
 
   python -m experiments.table1 --preset=cpu --workdir=runs/table1 \
       [--rows=natural,text,ct,mri,shape,nerf] \
@@ -49,21 +58,23 @@ nerf/, and their tables are appended to table1.md (table1.json:
       [--text_npz=data_2d_text.npz | --text_dir=DIR] [--images=K]
 
 --rows chooses the rows (default all six). --images=K fits only the first K
-images or phantoms of each row (0, the default: the preset's count), so a CPU can run the paper preset's full protocol on a few
-images. Writes runs/ (one cppn run per fit), table1.md (mean +- std of test
-PSNR over images next to the paper's numbers, each image's PSNRs, wall
-time), table1.json (the same, per cell: 'test_psnr' and 'train_psnr' per
-image of 'images'), table1.png (the table as bars, the paper's numbers as
-marks) and table1_examples.png (one image per 2D row and its four
-reconstructions). Expect the paper's ranking none < basic < positional <
-gaussian on the image rows; the absolute values differ (other images, lower
-resolution, fewer steps). At the cpu preset's sizes the CT and MRI rows put
-basic level with or ahead of positional (docs/reproducing.md). Presets: tiny (32 px, 16 px CT, 8^3 MRI, seconds),
-cpu (images: 128 px, 4 + 4 images, 400 steps, its time and numbers in
-docs/reproducing.md; CT 128 px and MRI 32^3, see CPU_TASK_ROWS), paper (512
-px, 2000 steps, the 9 bundled photographs of at least 512 px and 16 text
-images, or 16 + 16 of the paper's; CT 512 px and MRI 96^3 on 8 and 6
-phantoms, 1000 steps; for a GPU).
+images, phantoms or shapes of each row (0, the default: the preset's
+count), so a CPU can run the paper preset's full protocol on a few. Writes
+runs/ (one cppn run per fit), table1.md (per row, mean +- std of its score
+over images next to the paper's numbers: PSNR, or IoU for shape; each
+image's scores; wall time), table1.json (the same, per cell: its 'score'
+field's values and 'train_psnr' per image of 'images'), table1.png (the
+table as bars, the paper's numbers as marks) and table1_examples.png (one
+image per image or CT row and its four reconstructions). Expect the paper's
+ranking none < basic < positional < gaussian; the absolute values differ
+(other images, shapes and scenes, lower resolution, fewer steps). At the cpu
+preset's sizes the CT and MRI rows put basic level with or ahead of
+positional (docs/reproducing.md). Presets: tiny (seconds), cpu (images: 128
+px, 4 + 4 images, 400 steps; the task rows in CPU_TASK_ROWS; times and
+numbers in docs/reproducing.md), paper (512 px, 2000 steps, the 9 bundled
+photographs of at least 512 px and 16 text images, or 16 + 16 of the
+paper's; CT 512 px and MRI 96^3 on 8 and 6 phantoms, 1000 steps; shape and
+NeRF at the full protocol; for a GPU).
 """
 
 import dataclasses
@@ -76,10 +87,14 @@ import numpy as np
 
 from absl import flags
 
+from configs import default
+from configs import nerf as nerf_config
+from configs import occupancy as occupancy_config
 from cppn import cli
 from cppn import data
 from cppn import models
 from cppn import outputs
+from cppn import tasks
 from cppn.errors import CppnError
 from experiments import command
 from experiments import common
@@ -89,14 +104,17 @@ import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 
 ENCODINGS = ('none', 'basic', 'positional', 'gaussian')
 DATASETS = ('natural', 'text')  # the 2D image rows
-TASK_ROWS = ('ct', 'mri')  # rows fitted through an operator
-# Rows run by their own scripts (experiments.occupancy: IoU;
-# experiments.nerf: test-view PSNR), at the same preset name.
-SCRIPT_ROWS = ('shape', 'nerf')
-ROWS = DATASETS + TASK_ROWS + SCRIPT_ROWS
-# Table 1 of the paper, PSNR (dB): images, mean over 16 at 512 px (test
-# pixels); CT, 8 Shepp-Logan phantoms at 512 px; MRI, 6 ATLAS volumes at 96^3.
-PAPER_PSNR = {
+# Rows fitted by an engine task (row: task.name), through an operator (CT,
+# MRI), a point set (shape) or a renderer (NeRF); their configs' bases.
+TASK_ROWS = {'ct': 'ct', 'mri': 'mri', 'shape': 'occupancy', 'nerf': 'nerf'}
+BASE_CONFIGS = {'shape': occupancy_config.get_config,
+                'nerf': nerf_config.get_config}  # others: configs/default.py
+ROWS = DATASETS + tuple(TASK_ROWS)
+# Table 1 of the paper, in each row's score: images, PSNR (dB), mean over 16
+# at 512 px (test pixels); CT, 8 Shepp-Logan phantoms at 512 px; MRI, 6
+# ATLAS volumes at 96^3; shape, IoU on near-surface points, mean over
+# Stanford scans; NeRF, test-view PSNR on Lego at 400 px.
+PAPER_SCORES = {
     'natural': {'none': 19.32, 'basic': 21.71, 'positional': 24.95,
                 'gaussian': 25.57},
     'text': {'none': 18.40, 'basic': 20.48, 'positional': 27.57,
@@ -105,9 +123,14 @@ PAPER_PSNR = {
            'gaussian': 28.33},
     'mri': {'none': 26.14, 'basic': 28.58, 'positional': 32.23,
             'gaussian': 34.51},
+    'shape': {'none': 0.864, 'basic': 0.892, 'positional': 0.960,
+              'gaussian': 0.973},
+    'nerf': {'none': 22.41, 'basic': 23.16, 'positional': 25.28,
+             'gaussian': 25.48},
 }
-# A CT or MRI fit whose clipped output has a smaller std has collapsed to a
-# constant.
+# A fit whose output has a smaller std has collapsed to a constant (the
+# clipped reconstruction of CT and MRI; NeRF's test renders, every density
+# ReLU dead).
 COLLAPSED_STD = 1e-3
 
 
@@ -128,17 +151,41 @@ SETTINGS = {
     'ct': DatasetSetting(4.0, 3.0, {'none': 1e-2, 'basic': 1e-2,
                                     'positional': 1e-3, 'gaussian': 1e-3}),
     'mri': DatasetSetting(5.0, 4.0, {name: 2e-3 for name in ENCODINGS}),
+    # shape: cycles per unit of the normalised cube; NeRF: radians per world
+    # unit (configs/occupancy.py, configs/nerf.py).
+    'shape': DatasetSetting(12.0, 6.0, {name: 5e-4 for name in ENCODINGS}),
+    'nerf': DatasetSetting(26.0, 8.0, {'none': 1e-2, 'basic': 5e-3,
+                                       'positional': 5e-4,
+                                       'gaussian': 5e-4}),
 }
+
+
+def row_score(dataset: str) -> tuple[str, str]:
+  """(summary field, axis label) of a row's score: its task's headline."""
+  task = tasks.TASKS[TASK_ROWS.get(dataset, 'image')]
+  return task.scores[-1], task.score_label
+
+
+def format_score(dataset: str, value: float) -> str:
+  """A row's score as the paper prints it: IoU 0.973, PSNR 28.33."""
+  return f'{value:.3f}' if row_score(dataset)[0].startswith('iou') else (
+      f'{value:.2f}')
 
 
 @dataclasses.dataclass(frozen=True)
 class TaskRow:
-  """A preset's CT or MRI row: phantoms, resolution and schedule."""
-  phantoms: tuple[str, ...]  # data.image sources
-  resolution: int  # N (N^2 pixels or N^3 voxels)
+  """A preset's task row (TASK_ROWS): its sources, resolution, schedule and
+  the fields it sets beyond the paper's."""
+  sources: tuple[str, ...]  # data.image of each fit: phantoms, shapes, scenes
+  # data.resolution: CT N x N px, MRI N^3 voxels, shape the N^3 grid of
+  # fit.obj's marching cubes, NeRF N px views
+  resolution: int
   num_steps: int
   sigma: float | None = None  # sigma_g, where not the paper's (SETTINGS)
   sigma_p: float | None = None  # sigma_p, where not the paper's (SETTINGS)
+  # other config fields, dotted ('task.num_samples'); also the network of
+  # the shape and NeRF rows, which is otherwise their config's
+  overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def row_setting(dataset: str, row: dict[str, Any] | None) -> DatasetSetting:
@@ -164,6 +211,7 @@ class Preset:
   num_paper_images: int  # images read from each of the paper's files/folders
   resolution: int  # N
   num_steps: int  # full-batch Adam steps per fit
+  # the image, CT and MRI rows' network (the paper's 4 x 256, m = 256)
   depth: int = 4  # model.depth (Dense layers, output included)
   width: int = 256  # model.width
   num_features: int = 256  # m (2m features) for positional and gaussian
@@ -176,34 +224,58 @@ def shepp(first: int, count: int) -> tuple[str, ...]:
   return tuple(f'shepp:{k}' for k in range(first, first + count))
 
 
-# The cpu preset's CT and MRI rows. The CT row took 17.2 minutes on 2
-# shared CPU cores (load average 2-5): none 22.32, basic 29.35, positional
-# 27.74, gaussian 30.99 dB on shepp:8. The MRI row's Gaussian scale is
-# chosen by measurement: the paper's sigma_g 5 (tuned on ATLAS brains) gave
-# 20.37 dB on shepp:6 at 32^3 and 500 steps, a noisy volume; 3 gave 29.81
-# and 2 (the MRI notebook's own tuning for Shepp-Logan volumes) 31.70. The
-# row took 19.9 minutes: 19.72, 28.89, 28.89, 31.70 dB.
-CPU_TASK_ROWS = {'ct': TaskRow(shepp(8, 1), 128, 1000),
-                 'mri': TaskRow(shepp(6, 1), 32, 500, sigma=2.0)}
+# The cpu preset's task rows. The CT row took 17.2 minutes on 2 shared CPU
+# cores (load average 2-5): none 22.32, basic 29.35, positional 27.74,
+# gaussian 30.99 dB on shepp:8. The MRI row's Gaussian scale is chosen by
+# measurement: the paper's sigma_g 5 (tuned on ATLAS brains) gave 20.37 dB
+# on shepp:6 at 32^3 and 500 steps, a noisy volume; 3 gave 29.81 and 2 (the
+# MRI notebook's own tuning for Shepp-Logan volumes) 31.70. The row took
+# 19.9 minutes: 19.72, 28.89, 28.89, 31.70 dB. Shape: a quarter of the
+# paper's points per step, a tenth of its steps (the decay follows) and of
+# its test points. NeRF: 64 px views, 32 samples, 512 rays a step.
+CPU_TASK_ROWS = {
+    'ct': TaskRow(shepp(8, 1), 128, 1000),
+    'mri': TaskRow(shepp(6, 1), 32, 500, sigma=2.0),
+    'shape': TaskRow(('bumpy',), 64, 1000,
+                     overrides={'task.points_per_step': 8192,
+                                'task.test_points': 2 ** 16}),
+    'nerf': TaskRow(('synthetic',), 64, 1000,
+                    overrides={'task.num_samples': 32,
+                               'task.rays_per_step': 512}),
+}
+# The tiny preset's network, for the rows whose config sets its own.
+TINY_NETWORK = {'model.depth': 2, 'model.width': 16}
 PRESETS = {
     'tiny': Preset(natural_images=('astronaut',), text_images=('text:0',),
                    num_paper_images=1, resolution=32, num_steps=20, depth=2,
                    width=16, num_features=8, num_evals=1,
                    task_rows={'ct': TaskRow(shepp(8, 1), 16, 20),
-                              'mri': TaskRow(shepp(6, 1), 8, 20)}),
+                              'mri': TaskRow(shepp(6, 1), 8, 20),
+                              'shape': TaskRow(('sphere',), 16, 20, overrides={
+                                  'task.points_per_step': 512,
+                                  'task.test_points': 1024, **TINY_NETWORK}),
+                              'nerf': TaskRow(('synthetic',), 12, 20,
+                                              overrides={
+                                                  'task.num_samples': 8,
+                                                  'task.rays_per_step': 64,
+                                                  **TINY_NETWORK})}),
     'cpu': Preset(natural_images=('astronaut', 'chelsea', 'coffee', 'rocket'),
                   text_images=tuple(f'text:{i}' for i in range(4)),
                   num_paper_images=4, resolution=128, num_steps=400,
                   task_rows=CPU_TASK_ROWS),
     # The bundled photographs with a side of at least 512 px (chelsea,
-    # coffee, rocket and motorcycle are smaller).
+    # coffee, rocket and motorcycle are smaller); the shapes and the scene
+    # at the full protocol (the bunny needs cppn[shapes]).
     'paper': Preset(natural_images=(
         'astronaut', 'hubble_deep_field', 'immunohistochemistry', 'retina',
         'camera', 'brick', 'grass', 'gravel', 'moon'),
                     text_images=tuple(f'text:{i}' for i in range(16)),
                     num_paper_images=16, resolution=512, num_steps=2000,
                     task_rows={'ct': TaskRow(shepp(8, 8), 512, 1000),
-                               'mri': TaskRow(shepp(6, 6), 96, 1000)}),
+                               'mri': TaskRow(shepp(6, 6), 96, 1000),
+                               'shape': TaskRow(('bunny', 'bumpy', 'gyroid'),
+                                                128, 10000),
+                               'nerf': TaskRow(('synthetic',), 400, 50000)}),
 }
 
 
@@ -227,25 +299,43 @@ def encoding_fields(preset: Preset, dataset: str,
   return {}  # none, basic: nothing to set
 
 
+def row_fields(preset: Preset, dataset: str) -> dict[str, Any]:
+  """A row's own fields (paper_config's keywords): the task, its sources'
+  resolution and schedule, the network (image, CT and MRI rows: the
+  preset's; shape and NeRF: their config's), the overrides; an image row's
+  crop."""
+  if dataset not in TASK_ROWS:
+    return dict(data__crop=preset.resolution if dataset == 'text' else 0,
+                model__depth=preset.depth, model__width=preset.width)
+  row = preset.task_rows[dataset]
+  fields = dict(task__name=TASK_ROWS[dataset])
+  if dataset in BASE_CONFIGS:
+    base = BASE_CONFIGS[dataset]()
+    if base.train.lr_decay_rate != 1:  # the decay keeps its share of steps
+      fields['train__lr_decay_steps'] = max(
+          1, base.train.lr_decay_steps * row.num_steps // base.train.num_steps)
+  else:
+    fields.update(model__depth=preset.depth, model__width=preset.width)
+  fields.update({key.replace('.', '__'): value
+                 for key, value in row.overrides.items()})
+  return fields
+
+
 def fit_config(preset: Preset, dataset: str, encoding: str, image: str,
                matmul_precision: str = 'float32'):
   """The config of one fit: the paper's setting for (row, encoding); text
   images are centre-cropped to the resolution (data.crop)."""
-  if dataset in TASK_ROWS:
-    row = preset.task_rows[dataset]
-    resolution, num_steps = row.resolution, row.num_steps
-    fields = dict(task__name=dataset)
-  else:
-    resolution, num_steps = preset.resolution, preset.num_steps
-    fields = dict(data__crop=preset.resolution if dataset == 'text' else 0)
+  row = preset.task_rows.get(dataset) if dataset in TASK_ROWS else None
+  resolution, num_steps = ((row.resolution, row.num_steps) if row else
+                           (preset.resolution, preset.num_steps))
   return common.paper_config(
-      resolution, num_steps, preset.num_evals, data__image=image,
+      resolution, num_steps, preset.num_evals,
+      BASE_CONFIGS.get(dataset, default.get_config)(), data__image=image,
       encoding__name=encoding, **encoding_fields(preset, dataset, encoding),
-      model__depth=preset.depth, model__width=preset.width,
       model__matmul_precision=matmul_precision,
       train__learning_rate=preset_setting(
           preset, dataset).learning_rates[encoding],
-      **fields)
+      **row_fields(preset, dataset))
 
 
 def paper_images(npz: str | None, folder: str | None,
@@ -280,7 +370,7 @@ def image_sets(preset: Preset, num_images: int = 0,
   """
   paper = paper or {}
   bundled = {'natural': preset.natural_images, 'text': preset.text_images,
-             **{name: row.phantoms for name, row in preset.task_rows.items()}}
+             **{name: row.sources for name, row in preset.task_rows.items()}}
   sets = {}
   for name in rows:
     npz, folder = paper.get(name, (None, None))
@@ -336,10 +426,6 @@ def run(preset_name: str, workdir: pathlib.Path, progress: bool,
   start = time.time()
   preset = PRESETS[preset_name]
   rows = parse_rows(rows)
-  script_rows = {row: run_script_row(row, preset_name, workdir / row,
-                                     progress)
-                 for row in rows if row in SCRIPT_ROWS}
-  rows = tuple(row for row in rows if row not in SCRIPT_ROWS)
   sets = image_sets(preset, images, {'natural': (natural_npz, natural_dir),
                                      'text': (text_npz, text_dir)}, rows)
   keys = fit_keys(sets)
@@ -349,13 +435,15 @@ def run(preset_name: str, workdir: pathlib.Path, progress: bool,
       progress)))
   cells = {}
   for dataset in rows:
+    score = row_score(dataset)[0]
     for encoding in ENCODINGS:
       fits = [results[dataset, encoding, image] for image in sets[dataset]]
-      mean, std = common.mean_std([r.get('test_psnr') for r in fits])
+      mean, std = common.mean_std([r.get(score) for r in fits])
+      paper = PAPER_SCORES[dataset][encoding]
       cells[f'{dataset}/{encoding}'] = {
-          'dataset': dataset, 'encoding': encoding, 'mean': mean, 'std': std,
-          'paper': PAPER_PSNR[dataset][encoding], 'images': sets[dataset],
-          'test_psnr': [r.get('test_psnr') for r in fits],
+          'dataset': dataset, 'encoding': encoding, 'score': score,
+          'mean': mean, 'std': std, 'paper': paper, 'images': sets[dataset],
+          score: [r.get(score) for r in fits],
           'train_psnr': [r.get('train_psnr') for r in fits],
           'errors': [r.get('error') for r in fits],
           'collapsed': [r.get('output_std', 1.0) < COLLAPSED_STD
@@ -364,43 +452,36 @@ def run(preset_name: str, workdir: pathlib.Path, progress: bool,
           'run_dirs': [str(run_dir(workdir, dataset, encoding, image)
                            .relative_to(workdir))
                        for image in sets[dataset]]}
-      print(f'{dataset:8s} {encoding:10s} test PSNR {_cell(mean, std)} '
-            f'(paper {PAPER_PSNR[dataset][encoding]:.2f})', flush=True)
+      print(f'{dataset:8s} {encoding:10s} {score} '
+            f'{_cell(dataset, mean, std)} (paper '
+            f'{format_score(dataset, paper)})', flush=True)
   result = {'preset': preset_name, 'settings': dataclasses.asdict(preset),
             'rows': list(rows), 'matmul_precision': matmul_precision,
             'dataset_settings': {
-                k: dataclasses.asdict(preset_setting(preset, k))
-                for k in SETTINGS if k in rows},
+                k: row_description(preset, k) for k in SETTINGS if k in rows},
             'machine': common.machine(),
             'minutes': (time.time() - start) / 60,
             'fit_minutes': common.fit_minutes(list(results.values())),
-            'cells': cells, 'script_rows': script_rows}
+            'cells': cells}
   common.write_report(workdir, 'table1', result, markdown(result))
-  if rows:
-    plot_bars(workdir / 'table1.png', result)
-    plot_examples(workdir / 'table1_examples.png', workdir, result)
+  plot_bars(workdir / 'table1.png', result)
+  plot_examples(workdir / 'table1_examples.png', workdir, result)
   return result
 
 
-def run_script_row(row: str, preset_name: str, workdir: pathlib.Path,
-                   progress: bool) -> dict[str, Any]:
-  """Runs the shape or NeRF row's script into workdir; returns its report
-  (its JSON) with its markdown table under 'markdown'."""
-  # Imported here: these scripts pull in the 3-D modules only when fitted.
-  from experiments import nerf  # pylint: disable=g-import-not-at-top
-  from experiments import occupancy  # pylint: disable=g-import-not-at-top
-  script, name = {'shape': (occupancy, 'occupancy'), 'nerf': (nerf, 'nerf')}[
-      row]
-  workdir.mkdir(parents=True, exist_ok=True)
-  script.run(preset_name, workdir, progress, encodings=list(ENCODINGS))
-  report = outputs.read_json(workdir / f'{name}.json')
-  report['markdown'] = (workdir / f'{name}.md').read_text()
-  return report
+def row_description(preset: Preset, dataset: str) -> dict[str, Any]:
+  """A row's setting (DatasetSetting's fields) and the network it fits
+  (depth, width, num_features: its gaussian fit's)."""
+  config = fit_config(preset, dataset, 'gaussian', 'unused')
+  return {**dataclasses.asdict(preset_setting(preset, dataset)),
+          'depth': config.model.depth, 'width': config.model.width,
+          'num_features': config.encoding.num_features}
 
 
-def _cell(mean, std) -> str:
-  """'mean +- std' in dB, or 'failed'."""
-  return 'failed' if mean is None else f'{mean:.2f} ± {std:.2f}'
+def _cell(dataset: str, mean, std) -> str:
+  """'mean +- std' in the row's score, or 'failed'."""
+  return ('failed' if mean is None else
+          f'{format_score(dataset, mean)} ± {format_score(dataset, std)}')
 
 
 def _table_rows(cells, rows) -> list[str]:
@@ -410,76 +491,93 @@ def _table_rows(cells, rows) -> list[str]:
            '|---' * (len(ENCODINGS) + 1) + '|']
   for dataset in rows:
     row = [cells[f'{dataset}/{e}'] for e in ENCODINGS]
-    ours = [_cell(c['mean'], c['std'])
+    ours = [_cell(dataset, c['mean'], c['std'])
             + (f' ({sum(c["collapsed"])} collapsed)'
                if any(c.get('collapsed', ())) else '') for c in row]
     lines.append(f'| {dataset} (ours, {len(row[0]["images"])} images) | '
                  + ' | '.join(ours) + ' |')
-    lines.append(f'| {dataset} (paper) | '
-                 + ' | '.join(f'{c["paper"]:.2f}' for c in row) + ' |')
+    lines.append(f'| {dataset} (paper) | ' + ' | '.join(
+        format_score(dataset, c['paper']) for c in row) + ' |')
   return lines
 
 
+# What a task row's fits see, in its settings line: data.resolution N.
+GRIDS = {'ct': '{n} x {n} px', 'mri': '{n}^3 voxels',
+         'shape': 'fit.obj from a {n}^3 grid', 'nerf': '{n} px views'}
+# Each task row's section of table1.md: its title and what it measures.
+SECTIONS = {
+    'ct': ('2D CT', 'PSNR (dB) of the clipped reconstruction over every '
+           'pixel, mean ± std over perturbed Shepp-Logan phantoms. Paper: 8 '
+           'Shepp-Logan phantoms at 512 px, 1000 steps.'),
+    'mri': ('3D MRI', 'PSNR (dB) of the clipped reconstruction over every '
+            'voxel, mean ± std over perturbed Shepp-Logan phantoms. Paper: 6 '
+            'ATLAS brain volumes at 96^3 (not comparable in level), 1000 '
+            'steps.'),
+    'shape': ('3D shape occupancy', 'IoU at 0.5 on near-surface test points '
+              '(a point of the surface plus N(0, 0.01^2): Table 1\'s '
+              'number), mean ± std over shapes. Paper: Stanford scans '
+              '(dragon, armadillo, buddha; not reachable, so only the '
+              'ordering carries over), 10,000 steps.'),
+    'nerf': ('Simple NeRF', 'PSNR (dB) of the test views (the mean over the '
+             'views), mean ± std over scenes. Paper: Blender\'s Lego at 400 '
+             'px (not reachable, so only the ordering carries over), 50,000 '
+             'steps.'),
+}
+
+
 def task_settings(result, dataset: str) -> str:
-  """One line: a CT or MRI row's resolution, steps, network, scales, rates."""
-  settings, row = result['settings'], result['settings']['task_rows'][dataset]
-  setting = row_setting(dataset, row)
-  side = row['resolution']
-  grid = f'{side} x {side} px' if dataset == 'ct' else f'{side}^3 voxels'
-  rates = ', '.join(f'{e} {setting.learning_rates[e]:g}' for e in ENCODINGS)
-  return (f'- {dataset}: {grid}, {row["num_steps"]} Adam steps, '
-          f'{settings["depth"]} x {settings["width"]} MLP (sigmoid), m = '
-          f'{settings["num_features"]}, sigma_g {setting.sigma:g}, sigma_p '
-          f'{setting.sigma_p:g}; learning rates {rates}; phantoms '
-          f'{", ".join(result["cells"][dataset + "/none"]["images"])}')
+  """One line: a task row's grid, steps, network, scales, rates, sources
+  and the config fields it sets."""
+  row = result['settings']['task_rows'][dataset]
+  setting = result['dataset_settings'][dataset]
+  rates = ', '.join(f'{e} {setting["learning_rates"][e]:g}'
+                    for e in ENCODINGS)
+  fields = ''.join(f', {key} {value:g}' if isinstance(value, (int, float))
+                   else f', {key} {value}'
+                   for key, value in row.get('overrides', {}).items())
+  return (f'- {dataset}: {GRIDS[dataset].format(n=row["resolution"])}, '
+          f'{row["num_steps"]} Adam steps, {setting["depth"]} x '
+          f'{setting["width"]} MLP, m = {setting["num_features"]}, sigma_g '
+          f'{setting["sigma"]:g}, sigma_p {setting["sigma_p"]:g}; learning '
+          f'rates {rates}; sources '
+          f'{", ".join(result["cells"][dataset + "/none"]["images"])}'
+          f'{fields}')
 
 
 def markdown(result) -> str:
-  """Table 1 (ours beside the paper's), per-image PSNRs, timing."""
+  """Table 1 (ours beside the paper's), per-image scores, timing."""
   cells, settings = result['cells'], result['settings']
   rows = result.get('rows', DATASETS)
   image_rows = [r for r in rows if r in DATASETS]
-  task_rows = [r for r in rows if r in TASK_ROWS]
-  lines = [f'# Table 1 (preset {result["preset"]})', '']
+  lines = [f'# Table 1 (preset {result["preset"]})', '',
+           f'{result["matmul_precision"]} matmuls; the paper\'s learning '
+           'rates (a fit marked collapsed ended with a constant output).', '']
   if image_rows:
     lines += [
         '## 2D images', '',
         f'Test PSNR (dB), mean ± std over images; {settings["resolution"]} '
         f'px, {settings["num_steps"]} Adam steps, {settings["depth"]} x '
-        f'{settings["width"]} MLP, m = {settings["num_features"]}, '
-        f'{result["matmul_precision"]} matmuls. Paper: 16 images per set at '
-        '512 px, 2000 steps.', ''] + _table_rows(cells, image_rows) + ['']
-  if task_rows:
-    lines += [
-        '## 2D CT and 3D MRI', '',
-        'PSNR (dB) of the clipped reconstruction over every pixel or voxel, '
-        'mean ± std over perturbed Shepp-Logan phantoms; '
-        f'{result["matmul_precision"]} matmuls, the paper\'s learning rates '
-        '(a fit marked collapsed ended with a constant output). Paper: CT on '
-        '8 Shepp-Logan phantoms at 512 px, MRI on 6 ATLAS brain volumes at '
-        '96^3 (not comparable in level), 1000 steps.', '']
-    lines += [task_settings(result, r) for r in task_rows] + ['']
-    lines += _table_rows(cells, task_rows) + ['']
-  for row, report in result.get('script_rows', {}).items():
-    lines += [f'## {row} (experiments.{"occupancy" if row == "shape" else row}'
-              f', in {row}/)', ''] + report['markdown'].splitlines()[2:] + [
-                  '']
+        f'{settings["width"]} MLP, m = {settings["num_features"]}. Paper: 16 '
+        'images per set at 512 px, 2000 steps.', ''] + _table_rows(
+            cells, image_rows) + ['']
+  for dataset in (r for r in rows if r in TASK_ROWS):
+    title, text = SECTIONS[dataset]
+    lines += [f'## {title}', '', text, '', task_settings(result, dataset),
+              ''] + _table_rows(cells, [dataset]) + ['']
   lines += [f'Wall time of the whole table: {result["minutes"]:.1f} '
             f'minutes on {result["machine"]} (training: '
             f'{result["fit_minutes"]:.1f} minutes, summed over the groups\' '
-            'runs, also when a rerun skipped them).']
-  if rows:
-    lines += ['', '## Per image', '',
-              '| set | image | ' + ' | '.join(ENCODINGS) + ' |',
-              '|---|---' + '|---' * len(ENCODINGS) + '|']
+            'runs, also when a rerun skipped them).', '', '## Per image', '',
+            '| set | image | ' + ' | '.join(ENCODINGS) + ' |',
+            '|---|---' + '|---' * len(ENCODINGS) + '|']
   for dataset in rows:
     row = [cells[f'{dataset}/{e}'] for e in ENCODINGS]
     for index, image in enumerate(row[0]['images']):
       lines.append(f'| {dataset} | {image} | ' + ' | '.join(
-          'failed' if c['test_psnr'][index] is None
-          else f'{c["test_psnr"][index]:.2f}'
-          + (' (collapsed)' if c.get('collapsed', [False] * (index + 1))[index]
-             else '') for c in row) + ' |')
+          'failed' if c[c['score']][index] is None
+          else format_score(dataset, c[c['score']][index])
+          + (' (collapsed)' if c['collapsed'][index] else '')
+          for c in row) + ' |')
   failures = [(key, image, error) for key, c in cells.items()
               for image, error in zip(c['images'], c['errors']) if error]
   if failures:
@@ -489,7 +587,8 @@ def markdown(result) -> str:
 
 
 def plot_bars(path, result):
-  """Grouped bars of mean test PSNR (+- std) per set and encoding, paper marks."""
+  """Grouped bars of each row's mean score (+- std) per encoding, the
+  paper's as marks."""
   rows = result.get('rows', DATASETS)
   fig, axes = plt.subplots(1, len(rows), figsize=(4.5 * len(rows), 3.4),
                            dpi=100, squeeze=False)
@@ -505,19 +604,23 @@ def plot_bars(path, result):
             markeredgewidth=2, label='paper')
     ax.set_xticks(positions, ENCODINGS)
     ax.set_title(f'{dataset} ({len(cells[0]["images"])} images)', fontsize=10)
+    ax.set_ylabel(row_score(dataset)[1])
     ax.grid(axis='y', alpha=0.3)
-  axes[0].set_ylabel('PSNR (dB)')
   axes[0].legend(fontsize=8, loc='upper left')
   outputs.save_figure(fig, path)
 
 
+# Rows whose runs write target.png and reconstruction.png pictures.
+PICTURED_ROWS = DATASETS + ('ct',)
+
+
 def plot_examples(path, workdir: pathlib.Path, result):
-  """Per 2D row (images, CT), one image's target and its reconstruction per
-  encoding; nothing when no 2D row was fitted.
+  """Per pictured row (images, CT), one image's target and its
+  reconstruction per encoding; nothing when no such row was fitted.
 
   The image is the row's first one that every encoding fitted.
   """
-  rows = [r for r in result.get('rows', DATASETS) if r != 'mri']
+  rows = [r for r in result.get('rows', DATASETS) if r in PICTURED_ROWS]
   if not rows:
     return
   fig, axes = plt.subplots(len(rows), len(ENCODINGS) + 1, dpi=100,

@@ -5,6 +5,7 @@ Each script runs once, in this process, through its command line
 parse and that the numbers that must be exact are.
 """
 
+import dataclasses
 import json
 import math
 
@@ -79,7 +80,7 @@ def test_table1(tmp_path, paper_npz):
   np.testing.assert_array_equal(iio.imread(text_run / 'target.png'),
                                 full[240:272, 240:272])
   for cell in result['cells'].values():
-    assert cell['paper'] == table1.PAPER_PSNR[cell['dataset']][cell['encoding']]
+    assert cell['paper'] == table1.PAPER_SCORES[cell['dataset']][cell['encoding']]
     assert all(math.isfinite(p) for p in cell['test_psnr'])
     assert cell['mean'] == pytest.approx(np.mean(cell['test_psnr']))
     config = json.loads((tmp_path / cell['run_dirs'][0] / 'config.json')
@@ -140,6 +141,70 @@ def test_table1_ct_and_mri_rows_use_the_papers_settings():
   with pytest.raises(CppnError, match='--rows=ct,pet names pet'):
     table1.parse_rows('ct,pet')
   assert table1.parse_rows('mri,ct') == ('ct', 'mri')
+
+
+def test_table1_shape_and_nerf_rows_fit_their_configs():
+  cpu, paper = table1.PRESETS['cpu'], table1.PRESETS['paper']
+  shape = {e: table1.fit_config(cpu, 'shape', e, 'bumpy')
+           for e in table1.ENCODINGS}
+  assert all(c.task.name == 'occupancy' and c.model.depth == 8
+             and c.train.learning_rate == 5e-4 and c.train.lr_decay_rate == 0.1
+             for c in shape.values())
+  # The decay keeps its share of the steps: 0.1 per half of them.
+  assert shape['none'].train.num_steps == 1000
+  assert shape['none'].train.lr_decay_steps == 500
+  assert table1.fit_config(paper, 'shape', 'none',
+                           'bunny').train.lr_decay_steps == 5000
+  assert shape['gaussian'].encoding.sigma == 12.0
+  assert shape['gaussian'].encoding.normalize
+  assert shape['positional'].encoding.sigma_p == 6.0
+  assert shape['none'].task.points_per_step == 8192
+  nerf = {e: table1.fit_config(cpu, 'nerf', e, 'synthetic')
+          for e in table1.ENCODINGS}
+  assert [nerf[e].train.learning_rate for e in table1.ENCODINGS] == [
+      1e-2, 5e-3, 5e-4, 5e-4]
+  assert all(c.task.name == 'nerf' and c.model.depth == 4
+             and c.model.output_activation == 'identity'
+             and c.task.num_samples == 32 and c.data.resolution == 64
+             for c in nerf.values())
+  full = table1.fit_config(paper, 'nerf', 'gaussian', 'synthetic')
+  assert (full.encoding.sigma, full.task.num_samples, full.train.num_steps,
+          full.data.resolution) == (26.0, 128, 50000, 400)
+  assert table1.parse_rows('nerf,shape,ct') == ('ct', 'shape', 'nerf')
+  assert table1.row_score('shape') == ('iou_surface', 'IoU at 0.5')
+  assert table1.row_score('nerf')[0] == 'test_psnr'
+
+
+def test_table1_report_prints_each_row_in_its_score(tmp_path):
+  cells = {}
+  for dataset, score, values, paper in (
+      ('shape', 'iou_surface', (0.5, 0.7), table1.PAPER_SCORES['shape']),
+      ('nerf', 'test_psnr', (20.0, 22.5), table1.PAPER_SCORES['nerf'])):
+    for encoding in table1.ENCODINGS:
+      cells[f'{dataset}/{encoding}'] = {
+          'dataset': dataset, 'encoding': encoding, 'score': score,
+          'mean': float(np.mean(values)), 'std': float(np.std(values)),
+          'paper': paper[encoding], 'images': ['a', 'b'],
+          score: list(values), 'errors': [None, None],
+          'collapsed': [False, encoding == 'none'], 'run_dirs': ['x', 'y']}
+  preset = table1.PRESETS['cpu']
+  result = {'preset': 'cpu', 'settings': dataclasses.asdict(preset),
+            'rows': ['shape', 'nerf'], 'matmul_precision': 'float32',
+            'dataset_settings': {r: table1.row_description(preset, r)
+                                 for r in ('shape', 'nerf')},
+            'machine': 'test', 'minutes': 1.0, 'fit_minutes': 0.5,
+            'cells': cells}
+  report = table1.markdown(result)
+  assert '| shape (ours, 2 images) | 0.600 ± 0.100 (1 collapsed) |' in report
+  assert '| shape (paper) | 0.864 | 0.892 | 0.960 | 0.973 |' in report
+  assert '| nerf (ours, 2 images) | 21.25 ± 1.25 (1 collapsed) |' in report
+  assert '| nerf (paper) | 22.41 | 23.16 | 25.28 | 25.48 |' in report
+  assert '| shape | b | 0.700 (collapsed) | 0.700 | 0.700 | 0.700 |' in report
+  assert '- shape: fit.obj from a 64^3 grid, 1000 Adam steps, 8 x 256 MLP' in (
+      report)
+  assert 'task.rays_per_step 512' in report
+  table1.plot_bars(tmp_path / 'bars.png', result)
+  assert_png(tmp_path / 'bars.png')
 
 
 def test_table1_image_sets(text_folder):
