@@ -4,10 +4,11 @@ The Fourier-features paper's CT and MRI notebooks draw phantoms from
 phantominator's modified Shepp-Logan parameters (2D: 10 ellipses x [grey,
 semi-axes a, b, centre x, y, angle]; 3D: 10 ellipsoids x [grey, 3 semi-axes,
 3 centres, angle]) with every entry perturbed by N(0, perturbation^2),
-rendered on [-1, 1]^d and clipped to [0, 1]. Phantom K's noise is drawn from
-jax.random.fold_in(PRNGKey(10), K) (the notebooks' base key; their exact
-2020 stream is not reproducible). phantominator renders them: it is the
-package the notebooks used.
+rendered on [-1, 1]^d and clipped to [0, 1]. Phantom K's noise is drawn as
+the notebooks draw their K-th sample: from the subkey of the (K+1)-th
+`key, subkey = jax.random.split(key)` starting at PRNGKey(10) (their exact
+2020 bits are not reproducible: JAX's threefry default changed since).
+phantominator renders them: it is the package the notebooks used.
 
 A phantom source is 'shepp:K' (data.image of the ct and mri tasks), K >= 0.
 """
@@ -42,8 +43,10 @@ def perturbed_params(dim: int, index: int, perturbation: float) -> np.ndarray:
   N(0, perturbation^2): (10, 6) for dim 2, (10, 8) for dim 3, float64."""
   params = (phantominator.ct_modified_shepp_logan_params_2d() if dim == 2
             else phantominator.ct_modified_shepp_logan_params_3d())
-  key = jax.random.fold_in(jax.random.PRNGKey(PHANTOM_KEY), index)
-  noise = np.asarray(jax.random.normal(key, params.shape), np.float64)
+  key = jax.random.PRNGKey(PHANTOM_KEY)
+  for _ in range(index + 1):
+    key, subkey = jax.random.split(key)
+  noise = np.asarray(jax.random.normal(subkey, params.shape), np.float64)
   return params + perturbation * noise
 
 

@@ -117,6 +117,20 @@ def test_phantoms_are_phantominators():
                             phantoms.shepp_logan(2, 24, 3, 0.05))
 
 
+def test_phantom_k_is_the_notebooks_kth_draw():
+  # The notebooks draw sample after sample from one chain of splits of
+  # PRNGKey(10), each sample's noise from the fresh subkey.
+  chain = jax.random.split(jax.random.PRNGKey(10))
+  draws = []
+  for _ in range(3):
+    draws.append(np.asarray(jax.random.normal(chain[1], (10, 8))))
+    chain = jax.random.split(chain[0])
+  base = phantominator.ct_modified_shepp_logan_params_3d()
+  for k, draw in enumerate(draws):
+    np.testing.assert_allclose(phantoms.perturbed_params(3, k, 0.05),
+                               base + draw / 20, rtol=1e-6, atol=1e-7)
+
+
 def encoding_config(name, **fields):
   config = configs.test.get_config().encoding
   config.name = name
