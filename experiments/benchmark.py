@@ -310,8 +310,8 @@ def nerf_rounds(workload: NerfWorkload, num_rounds, round_seconds):
 def nerf_render(workload: NerfWorkload):
   """One view_size px view (a camera at the paper's radius 4 and focal)
   rendered by an untrained network of the workload's fit through
-  NerfTask.render (chunks of RENDER_POINTS samples), after a first chunk
-  that compiles.
+  NerfTask.render (cppn/tasks/nerf.py's RENDER_POINTS samples a call of
+  the network), after a first chunk that compiles.
 
   Returns:
     {'seconds' of the render, 'start_mb': the process's peak resident
@@ -457,7 +457,8 @@ def measure(method, size, num_steps, num_rounds, round_seconds,
   num_steps = steps_per_round(size, matmul_gflops(), round_seconds)
   rounds = {'cppn': cppn_rounds, 'reference': reference_rounds}[method](
       size, num_steps, num_rounds)
-  return {**rounds, 'steps_per_round': num_steps, 'peak_mb': peak_resident_mb(),
+  return {**rounds, 'steps_per_round': num_steps,
+          'peak_mb': peak_resident_mb(),
           'sustained_matmul_gflops': max(sustained, chained_matmul_gflops())}
 
 
