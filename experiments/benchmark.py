@@ -3,7 +3,7 @@ r"""Training speed against the machine's matmul ceiling and the reference loop.
   python -m experiments.benchmark --preset=cpu --workdir=runs/benchmark \
       [--sizes=64,128] [--rounds=10] [--round_seconds=0.6] [--cli] [--sweep] \
       [--paper_fit] [--table1=PRESET] [--table1_precisions=float32,bfloat16] \
-      [--tasks=ct,mri] [--families=siren,hashgrid] [--family_size=512]
+      [--tasks=ct,mri,nerf] [--families=siren,hashgrid] [--family_size=512]
 
 Presets: tiny (one 16 px size, 2 short rounds: the test's), cpu (64 to 512 px, every family's row at 512 px), paper (the same,
 plus --paper_fit and --table1=paper at three matmul precisions: for a GPU);
@@ -54,13 +54,20 @@ experiments.table1` at that preset once per --table1_precisions entry
 (model.matmul_precision), each into its own folder under --workdir, and
 tabulates wall minutes beside the mean test PSNRs, so the PSNR cost of TF32
 and bf16 matmuls stands beside their speed. With --tasks (preset paper:
-ct,mri) it also times the paper's CT fit at 512 px (262,144 network
+ct,mri,nerf) it also times the paper's CT fit at 512 px (262,144 network
 evaluations a step through the projection operator) and MRI fit at 96^3
 (884,736 through the masked 3D FFT), configs/ct.py and configs/mri.py,
 each in a fresh process: rounds of steps as above (the model's FLOPs, counted
 as for an image fit, over each round's matmul rate; the exact chunked
 gradient's second forward pass is not counted) and the process's peak
-resident memory. Writes benchmark.json and
+resident memory. The nerf row is configs/nerf.py's fit (NerfWorkload:
+preset paper 1024 rays x 128 samples a step on 400 px synthetic views, the
+others 512 rays x 32 samples on 64 px views; 4 outputs, so 1.32 MFLOP per
+network evaluation, the encoding's sines and the compositing not counted):
+its steps as above, with network evaluations/s (rays x samples per step),
+and in a second fresh process one whole 400 px view rendered through the
+task's chunked render (NerfTask.render), with that process's peak resident
+memory before and after. Writes benchmark.json and
 benchmark.md into --workdir. Run it on a quiet machine: a second busy
 process of our own halves every number. The measurement processes import
 no more of cppn than they measure (this module imports only absl,
@@ -96,6 +103,31 @@ SECONDS_PER_ROUND = 0.6  # default training time of one round
 # network evaluations a step) and its number of outputs.
 TASK_SIZES = {'ct': 512, 'mri': 96}
 TASK_OUTPUTS = 1
+NERF_OUTPUTS = 4  # the NeRF network's raw RGB and density
+TASKS = tuple(TASK_SIZES) + ('nerf',)  # the --tasks rows
+# The side of the synthetic views of the fit whose network renders the one
+# view: the training data play no part in a render, and the smallest keep
+# the process's memory the render's.
+RENDER_DATA_SIZE = 8
+
+
+@dataclasses.dataclass(frozen=True)
+class NerfWorkload:
+  """The --tasks=nerf row: configs/nerf.py's fit with these fields, and one
+  whole view rendered by its network through NerfTask.render."""
+  rays_per_step: int  # task.rays_per_step
+  num_samples: int  # task.num_samples (per ray, in training and the render)
+  resolution: int  # data.resolution: the synthetic training views' side
+  view_size: int = 400  # the rendered view's side (the paper's views)
+
+  @property
+  def points(self) -> int:
+    """Network evaluations a training step."""
+    return self.rays_per_step * self.num_samples
+
+
+PAPER_NERF = NerfWorkload(rays_per_step=1024, num_samples=128, resolution=400)
+CPU_NERF = NerfWorkload(rays_per_step=512, num_samples=32, resolution=64)
 
 
 def flops_per_pixel(depth=DEPTH, width=WIDTH, num_inputs=2 * NUM_FEATURES,
@@ -158,7 +190,8 @@ class Preset:
   paper_fit: bool = False  # time one 512 px, 2000-step fit of each method
   table1: str | None = None  # time experiments.table1 at this preset
   table1_precisions: tuple[str, ...] = ('float32', 'bfloat16')
-  tasks: tuple[str, ...] = ()  # time the paper's fits of these (TASK_SIZES)
+  tasks: tuple[str, ...] = ()  # time the paper's fits of these (TASKS)
+  nerf: NerfWorkload = CPU_NERF  # the nerf row's steps and render
   families: tuple[str, ...] = ()  # one row each (experiments/family_speed.py)
   family_size: int = 512  # their image side N
 
@@ -170,8 +203,8 @@ PRESETS = {
     'cpu': Preset(sizes=(64, 128, 256, 512), families=ALL_FAMILIES),
     'paper': Preset(sizes=(64, 128, 256, 512), paper_fit=True, table1='paper',
                     table1_precisions=('float32', 'tensorfloat32',
-                                       'bfloat16'), tasks=('ct', 'mri'),
-                    families=ALL_FAMILIES),
+                                       'bfloat16'), tasks=TASKS,
+                    nerf=PAPER_NERF, families=ALL_FAMILIES),
 }
 
 
@@ -229,15 +262,34 @@ def task_points(task, size):
 
 def task_rounds(task, size, num_rounds, round_seconds):
   """Rounds of steps of the paper's CT or MRI fit (configs/ct.py, mri.py)
-  at side `size`, built by train.build_fit, after a first call that
-  compiles."""
+  at side `size` (see fit_rounds)."""
   import importlib  # pylint: disable=g-import-not-at-top
-  from cppn import train  # pylint: disable=g-import-not-at-top
   config = importlib.import_module(f'configs.{task}').get_config()
   config.data.resolution = size
+  return fit_rounds(config, task_points(task, size), TASK_OUTPUTS, num_rounds,
+                    round_seconds)
+
+
+def nerf_config(workload: NerfWorkload, resolution: int):
+  """configs/nerf.py with the workload's rays and samples, on synthetic
+  views of `resolution` px."""
+  from configs import nerf  # pylint: disable=g-import-not-at-top
+  config = nerf.get_config()
+  config.task.rays_per_step = workload.rays_per_step
+  config.task.num_samples = workload.num_samples
+  config.data.resolution = resolution
+  return config
+
+
+def fit_rounds(config, points, out_dim, num_rounds, round_seconds):
+  """Rounds of steps of the fit train.build_fit builds from config, after a
+  first call that compiles; a round's steps take about round_seconds at
+  `points` network evaluations a step (FLOPs of an MLP with out_dim
+  outputs) and the burst matmul rate."""
+  from cppn import train  # pylint: disable=g-import-not-at-top
   fit = train.build_fit(config)
-  seconds_per_step = (task_points(task, size) * flops_per_pixel(
-      out_dim=TASK_OUTPUTS) / (matmul_gflops() * 1e9))
+  seconds_per_step = (points * flops_per_pixel(out_dim=out_dim)
+                      / (matmul_gflops() * 1e9))
   num_steps = max(1, round(round_seconds / seconds_per_step))
   fit.train(num_steps)
 
@@ -249,19 +301,99 @@ def task_rounds(task, size, num_rounds, round_seconds):
   return {**timed_rounds(run_round, num_rounds), 'steps_per_round': num_steps}
 
 
-def task_row(task, size, measured):
-  """A --tasks row: medians of steps/s and of each round's fraction of the
-  matmul rate, achieved GFLOP/s, peak resident MB."""
-  flops = task_points(task, size) * flops_per_pixel(out_dim=TASK_OUTPUTS)
-  fractions = [rate * flops / 1e9 / matmul for rate, matmul in zip(
+def nerf_rounds(workload: NerfWorkload, num_rounds, round_seconds):
+  """Rounds of steps of the NeRF fit of the workload (see fit_rounds)."""
+  return fit_rounds(nerf_config(workload, workload.resolution),
+                    workload.points, NERF_OUTPUTS, num_rounds, round_seconds)
+
+
+def nerf_render(workload: NerfWorkload):
+  """One view_size px view (a camera at the paper's radius 4 and focal)
+  rendered by an untrained network of the workload's fit through
+  NerfTask.render (cppn/tasks/nerf.py's RENDER_POINTS samples a call of
+  the network), after a first chunk that compiles.
+
+  Returns:
+    {'seconds' of the render, 'start_mb': the process's peak resident
+    memory before it (JAX, the task, the network), 'peak_mb': after it,
+    'device_peak_mb': the accelerator's peak memory in use (None where the
+    device does not say, as on a CPU)}.
+  """
+  from cppn import nerf_data  # pylint: disable=g-import-not-at-top
+  from cppn import rays  # pylint: disable=g-import-not-at-top
+  from cppn import train  # pylint: disable=g-import-not-at-top
+  from cppn.tasks import nerf  # pylint: disable=g-import-not-at-top
+  fit = train.build_fit(nerf_config(workload, RENDER_DATA_SIZE))
+  size = workload.view_size
+  view = nerf.view_rays(size, size, nerf_data.paper_focal(size),
+                        rays.turntable_poses(1, rays.PAPER_RADIUS))
+  predict = lambda coords: fit.predict(coords)[None]
+  fit.task.render(predict, view[:fit.task.chunk_rays])
+  start_mb = peak_resident_mb()
+  tic = time.perf_counter()
+  fit.task.render(predict, view)
+  seconds = time.perf_counter() - tic
+  stats = jax.local_devices()[0].memory_stats()
+  return {'seconds': seconds, 'start_mb': start_mb,
+          'peak_mb': peak_resident_mb(),
+          'device_peak_mb': stats['peak_bytes_in_use'] / 2**20
+                            if stats and 'peak_bytes_in_use' in stats
+                            else None}
+
+
+def rate_row(points, flops, measured):
+  """The rates of rounds of steps of `points` network evaluations of
+  `flops` FLOPs each: medians of steps/s, evaluations/s and of each
+  round's fraction of the matmul rate, achieved GFLOP/s, peak resident
+  MB."""
+  step_flops = points * flops
+  fractions = [rate * step_flops / 1e9 / matmul for rate, matmul in zip(
       measured['steps_per_second'], measured['matmul_gflops'])]
-  return {'task': task, 'size': size, 'points': task_points(task, size),
-          'steps_per_second': median(measured['steps_per_second']),
-          'gflops': median(measured['steps_per_second']) * flops / 1e9,
+  steps_per_second = median(measured['steps_per_second'])
+  return {'points': points, 'steps_per_second': steps_per_second,
+          'evaluations_per_second': steps_per_second * points,
+          'gflops': steps_per_second * step_flops / 1e9,
           'matmul_gflops': median(measured['matmul_gflops']),
           'fraction_of_matmul': median(fractions),
           'fraction_of_matmul_range': [min(fractions), max(fractions)],
           'peak_mb': measured['peak_mb'], 'rounds': measured}
+
+
+def task_row(task, size, measured):
+  """A --tasks row of the CT or MRI fit at side `size` (rate_row)."""
+  return {'task': task, 'size': size, **rate_row(
+      task_points(task, size), flops_per_pixel(out_dim=TASK_OUTPUTS),
+      measured)}
+
+
+def nerf_row(workload: NerfWorkload, measured, render):
+  """The --tasks=nerf row: the steps' rates (rate_row; FLOPs per
+  evaluation as an image pixel's with 4 outputs, the encoding and the
+  compositing not counted) and the render of one view (nerf_render:
+  'render_seconds', 'render_start_mb', 'render_peak_mb',
+  'render_device_peak_mb')."""
+  return {'task': 'nerf', **dataclasses.asdict(workload),
+          **rate_row(workload.points, flops_per_pixel(out_dim=NERF_OUTPUTS),
+                     measured),
+          **{f'render_{name}': value for name, value in render.items()}}
+
+
+def task_result(task, preset_name, preset: Preset):
+  """The --tasks row of one task, measured in fresh processes (the nerf
+  row's steps and its render in one each)."""
+  if task != 'nerf':
+    size = TASK_SIZES[task]
+    return task_row(task, size, measure_in_subprocess(
+        task, size, preset.num_rounds, preset.round_seconds))
+  measured, render = (measure_in_subprocess(
+      method, preset.sizes[0], preset.num_rounds, preset.round_seconds,
+      preset_name=preset_name) for method in ('nerf', 'nerf_render'))
+  return nerf_row(preset.nerf, measured, render)
+
+
+def peak_resident_mb():
+  """This process's peak resident memory so far, in MB."""
+  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def astronaut(size):
@@ -306,27 +438,36 @@ def reference_fit_seconds(size, num_steps):
   return time.perf_counter() - tic
 
 
-def measure(method, size, num_steps, num_rounds, round_seconds):
+def measure(method, size, num_steps, num_rounds, round_seconds,
+            nerf: NerfWorkload = CPU_NERF):
   """One measurement in this process (see measure_in_subprocess)."""
-  peak_mb = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+  if method == 'nerf_render':
+    return nerf_render(nerf)
+  if method == 'nerf':
+    return {**nerf_rounds(nerf, num_rounds, round_seconds),
+            'peak_mb': peak_resident_mb()}
   if method in TASK_SIZES:
     return {**task_rounds(method, size, num_rounds, round_seconds),
-            'peak_mb': peak_mb()}
+            'peak_mb': peak_resident_mb()}
   if num_steps:
     fit_seconds = {'cppn': cppn_fit_seconds, 'reference': reference_fit_seconds}
     return {'wall_seconds': fit_seconds[method](size, num_steps),
-            'peak_mb': peak_mb()}
+            'peak_mb': peak_resident_mb()}
   sustained = chained_matmul_gflops()
   num_steps = steps_per_round(size, matmul_gflops(), round_seconds)
   rounds = {'cppn': cppn_rounds, 'reference': reference_rounds}[method](
       size, num_steps, num_rounds)
-  return {**rounds, 'steps_per_round': num_steps, 'peak_mb': peak_mb(),
+  return {**rounds, 'steps_per_round': num_steps,
+          'peak_mb': peak_resident_mb(),
           'sustained_matmul_gflops': max(sustained, chained_matmul_gflops())}
 
 
 def measure_in_subprocess(method, size, num_rounds=NUM_ROUNDS,
-                          round_seconds=SECONDS_PER_ROUND, num_steps=None):
+                          round_seconds=SECONDS_PER_ROUND, num_steps=None,
+                          preset_name=None):
   """Runs one measurement in a fresh process, so peak memory is its own.
+
+  preset_name: the preset whose NeRF workload the nerf measurements take.
 
   Returns:
     With num_steps, one whole fit of that many steps: {'wall_seconds',
@@ -334,7 +475,8 @@ def measure_in_subprocess(method, size, num_rounds=NUM_ROUNDS,
     `round_seconds` of training each (see timed_rounds):
     {'steps_per_second', 'matmul_gflops' (lists, one entry per round),
     'steps_per_round', 'peak_mb', 'sustained_matmul_gflops' (the higher of
-    two measured before and after the rounds)}.
+    two measured before and after the rounds)}; for 'nerf', the rounds'
+    entries; for 'nerf_render', nerf_render's dict.
   """
   # --workdir is required; a measurement writes nothing into it.
   argv = [sys.executable, '-m', 'experiments.benchmark',
@@ -343,6 +485,8 @@ def measure_in_subprocess(method, size, num_rounds=NUM_ROUNDS,
           f'--workdir={tempfile.gettempdir()}']
   if num_steps:
     argv.append(f'--steps={num_steps}')
+  if preset_name:
+    argv.append(f'--preset={preset_name}')
   output = subprocess.run(argv, check=True, capture_output=True,
                           text=True).stdout
   return json.loads(next(line for line in reversed(output.splitlines())
@@ -472,6 +616,27 @@ def benchmark(sizes, num_rounds, round_seconds, with_cli):
           'device': str(jax.devices()[0].device_kind), 'rows': rows}
 
 
+def task_label(row):
+  """A --tasks row's fit, as the table names it."""
+  if row['task'] == 'nerf':
+    return (f'nerf {row["rays_per_step"]} rays x {row["num_samples"]} '
+            f'samples, {row["resolution"]} px views')
+  return f'{row["task"]} {row["size"]}'
+
+
+def nerf_line(row):
+  """The nerf row's evaluations/s and its render, in words."""
+  device = (f', {row["render_device_peak_mb"]:.0f} MB peak on the device'
+            if row['render_device_peak_mb'] is not None else '')
+  size = row['view_size']
+  return (f'\nnerf: {row["evaluations_per_second"]:,.0f} network '
+          f'evaluations/s in training; one {size} px view ({size**2:,} rays x '
+          f'{row["num_samples"]} samples) rendered through NerfTask.render in '
+          f'{row["render_seconds"]:.1f} s, peak resident '
+          f'{row["render_peak_mb"]:.0f} MB in its process '
+          f'({row["render_start_mb"]:.0f} MB before the render){device}')
+
+
 def markdown(result):
   """The result as a markdown table (and the sweep ratio, if measured)."""
   with_cli = 'cli_steps_per_second' in result['rows'][0]
@@ -516,18 +681,19 @@ def markdown(result):
               f'in its process: cppn {fit["cppn"]:.1f}, reference '
               f'{fit["reference"]:.1f}']
   if result.get('tasks'):
-    lines += ['', 'the paper\'s CT and MRI fits (model FLOPs per step over '
-              'each round\'s burst matmul rate; medians, range in brackets):',
+    lines += ['', 'the paper\'s fits (model FLOPs per step over each '
+              'round\'s burst matmul rate; medians, range in brackets):',
               '', '| fit | network evaluations a step | steps/s | GFLOP/s | '
               'matmul burst GFLOP/s | of burst | peak MB |',
               '|---' * 7 + '|']
     for r in result['tasks']:
       low, high = r['fraction_of_matmul_range']
       lines.append(
-          f'| {r["task"]} {r["size"]} | {r["points"]:,} | '
+          f'| {task_label(r)} | {r["points"]:,} | '
           f'{r["steps_per_second"]:.3f} | {r["gflops"]:.1f} | '
           f'{r["matmul_gflops"]:.0f} | {r["fraction_of_matmul"]:.0%} '
           f'[{low:.0%}-{high:.0%}] | {r["peak_mb"]:.0f} |')
+    lines += [nerf_line(r) for r in result['tasks'] if r['task'] == 'nerf']
   if result.get('table1'):
     keys = list(result['table1'][0]['psnr'])
     lines += ['', f'experiments.table1 --preset={result["table1"][0]["preset"]}'
@@ -571,13 +737,14 @@ def define_flags(flag_values: flags.FlagValues):
   flags.DEFINE_integer('family_size', None, 'Image side N of the family '
                        'rows.', lower_bound=4, flag_values=flag_values)
   flags.DEFINE_list('tasks', None, 'Also time the paper\'s fits of these '
-                    'tasks: ' + ', '.join(TASK_SIZES) + ' (at --sizes\' '
+                    'tasks: ' + ', '.join(TASKS) + ' (at --sizes\' '
                     'first size when --measure is one).',
                     flag_values=flag_values)
   flags.register_validator(
-      'tasks', lambda tasks: tasks is None or set(tasks) <= set(TASK_SIZES),
-      '--tasks takes ' + ', '.join(TASK_SIZES), flag_values=flag_values)
-  flags.DEFINE_enum('measure', None, ('cppn', 'reference') + tuple(TASK_SIZES),
+      'tasks', lambda tasks: tasks is None or set(tasks) <= set(TASKS),
+      '--tasks takes ' + ', '.join(TASKS), flag_values=flag_values)
+  flags.DEFINE_enum('measure', None, ('cppn', 'reference') + TASKS
+                    + ('nerf_render',),
                     'Internal: one measurement, printed as JSON (the '
                     'subprocesses).', flag_values=flag_values)
   flags.DEFINE_integer('steps', None, 'Internal: with --measure, one whole '
@@ -619,7 +786,7 @@ def run(preset_name: str, workdir: pathlib.Path, progress: bool,
   os.environ.setdefault('XLA_PYTHON_CLIENT_PREALLOCATE', 'false')
   if options['measure']:
     result = measure(options['measure'], preset.sizes[0], options['steps'],
-                     preset.num_rounds, preset.round_seconds)
+                     preset.num_rounds, preset.round_seconds, preset.nerf)
     print(json.dumps(result))
     return result
   result = benchmark(preset.sizes, preset.num_rounds, preset.round_seconds,
@@ -639,10 +806,8 @@ def run(preset_name: str, workdir: pathlib.Path, progress: bool,
                                       num_steps=2000)['wall_seconds']
         for method in ('cppn', 'reference')}
   if preset.tasks:
-    result['tasks'] = [
-        task_row(task, TASK_SIZES[task], measure_in_subprocess(
-            task, TASK_SIZES[task], preset.num_rounds, preset.round_seconds))
-        for task in preset.tasks]
+    result['tasks'] = [task_result(task, preset_name, preset)
+                       for task in preset.tasks]
   if preset.table1:
     result['table1'] = [
         time_table1(preset.table1, precision, workdir / f'table1_{precision}')

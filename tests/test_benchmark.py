@@ -1,5 +1,6 @@
 """experiments/benchmark.py: its arithmetic on made-up measurements (expected
-values computed by hand), and the report the whole command writes at 16 px."""
+values computed by hand), the report the whole command writes at 16 px, and
+the NeRF row's render measurement on a tiny view."""
 
 import json
 
@@ -178,3 +179,45 @@ def test_task_row_arithmetic_by_hand():
       'matmul_gflops': 3.0, 'device': 'cpu', 'flops_per_pixel': 1.0,
       'rows': [benchmark.table_row(64, 3, OURS, REF)], 'tasks': [row]})
   assert '| ct 4 | 16 | 30.000 | 0.6 | 2 | 21% [21%-42%] | 700 |' in table
+
+
+def test_nerf_row_arithmetic_by_hand():
+  # 4 rays x 2 samples = 8 network evaluations a step, 4 outputs: macs
+  # 512 * 256, 256 * 256 twice, 256 * 4 = 263,168; 6 * 263,168 - 2 *
+  # 131,072 = 1,316,864 FLOP each, 0.010534912 GFLOP a step. Rounds at 10,
+  # 40, 30 steps/s over matmul rates 1, 2, 3 GFLOP/s: fractions 0.10534912,
+  # 0.21069824, 0.10534912.
+  workload = benchmark.NerfWorkload(rays_per_step=4, num_samples=2,
+                                    resolution=16)
+  measured = {'steps_per_second': [10.0, 40.0, 30.0],
+              'matmul_gflops': [1.0, 2.0, 3.0], 'steps_per_round': 5,
+              'peak_mb': 700.0}
+  render = {'seconds': 12.34, 'start_mb': 600.0, 'peak_mb': 900.0,
+            'device_peak_mb': None}
+  row = benchmark.nerf_row(workload, measured, render)
+  assert row['points'] == 8 and row['view_size'] == 400
+  assert row['steps_per_second'] == 30.0
+  assert row['evaluations_per_second'] == 240.0
+  assert row['gflops'] == pytest.approx(30 * 0.010534912)
+  assert row['fraction_of_matmul'] == pytest.approx(0.10534912)
+  assert row['fraction_of_matmul_range'] == pytest.approx(
+      [0.10534912, 0.21069824])
+  assert (row['render_seconds'], row['render_peak_mb']) == (12.34, 900.0)
+  table = benchmark.markdown({
+      'matmul_gflops': 3.0, 'device': 'cpu', 'flops_per_pixel': 1.0,
+      'rows': [benchmark.table_row(64, 3, OURS, REF)], 'tasks': [row]})
+  assert ('| nerf 4 rays x 2 samples, 16 px views | 8 | 30.000 | 0.3 | 2 | '
+          '11% [11%-21%] | 700 |') in table
+  assert ('nerf: 240 network evaluations/s in training; one 400 px view '
+          '(160,000 rays x 2 samples) rendered through NerfTask.render in '
+          '12.3 s, peak resident 900 MB in its process (600 MB before the '
+          'render)\n') in table
+
+
+def test_nerf_render_measurement_of_a_tiny_view():
+  # In this process: a 12 px view through NerfTask.render.
+  workload = benchmark.NerfWorkload(rays_per_step=16, num_samples=4,
+                                    resolution=8, view_size=12)
+  render = benchmark.measure('nerf_render', 16, None, 1, 0.01, workload)
+  assert render['seconds'] > 0
+  assert render['peak_mb'] >= render['start_mb'] > 100

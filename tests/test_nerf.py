@@ -1,33 +1,86 @@
-"""The simple NeRF: its encodings, a tiny fit whose test PSNR rises, the
-synthetic scene, and the Blender / tiny-NeRF loaders on tiny generated files."""
+"""The simple NeRF's pieces: the task's training samples and chunked
+renders of views, the synthetic scene, and the Blender / tiny-NeRF loaders
+on tiny generated files. (Volume rendering, rays and bad sampling:
+test_rays.py; tiny fits and bad config values: test_nerf_task.py.)"""
 
 import json
+import math
 
 import imageio.v3 as iio
 import jax
-import ml_collections
 import numpy as np
 import pytest
 
-from cppn import cli
-from cppn import encodings
-from cppn import nerf
+import cppn
 from cppn import nerf_data
 from cppn import rays
-from cppn import steps
 from cppn.errors import CppnError
-from experiments import nerf as nerf_experiment
+from cppn.tasks import nerf as nerf_task
+
+NEAR, FAR = 2.0, 6.0
 
 
-def test_world_features_have_no_two_pi():
-  points = np.random.default_rng(0).normal(size=(7, 3)).astype(np.float32)
-  b = np.random.default_rng(1).normal(size=(5, 3)).astype(np.float32) * 26
-  a = np.ones(5, np.float32)
-  got = nerf.world_features('gaussian', {'b': b, 'a': a}, points)
-  phase = points.astype(np.float64) @ b.T.astype(np.float64)
-  np.testing.assert_allclose(got, np.concatenate([np.sin(phase), np.cos(phase)],
-                                                 -1), atol=2e-4)
-  np.testing.assert_array_equal(nerf.world_features('none', {}, points), points)
+def test_training_samples_are_world_points_over_two_pi_on_their_rays():
+  # Two rays; 3 rays x 4 samples a step into a (2, 3, 8) layout (padded).
+  origins = np.array([[0.0, 0.0, 4.0], [4.0, 0.0, 0.0]], np.float32)
+  directions = np.array([[0.0, 0.0, -1.0], [-2.0, 0.0, 0.0]], np.float32)
+  batch = {'x': np.zeros((2, 3, 8), np.float32), 'ray_origins': origins,
+           'ray_directions': directions,
+           'ray_rgb': np.array([[1.0, 0, 0], [0, 1.0, 0]], np.float32)}
+  objective = nerf_task.RayLoss(3, NEAR, FAR, 4)
+  step = objective.sample(batch, jax.random.PRNGKey(0))
+  points = np.swapaxes(np.asarray(step['x']), 1, 2).reshape(-1, 3)
+  world = 2 * math.pi * points[:12].reshape(3, 4, 3)
+  depths = np.asarray(step['depths'])
+  assert not points[12:].any()  # the padding
+  for ray, rgb in zip(range(3), np.asarray(step['rgb'])):
+    index = int(np.argmax(rgb[:2]))  # the red ray is the first
+    np.testing.assert_allclose(
+        world[ray], origins[index] + depths[ray, :, None] * directions[index],
+        atol=1e-5)
+  # Stratified (rays.sample_depths): linspace(near, far, S) plus
+  # U[0, 1) * (far - near) / S.
+  bins = np.linspace(NEAR, FAR, 4)
+  assert ((depths >= bins) & (depths < bins + (FAR - NEAR) / 4)).all()
+
+
+def _tiny_task(num_samples):
+  config = cppn.api.make_config('configs/nerf.py', {
+      'data.resolution': 6, 'task.num_samples': num_samples})
+  return nerf_task.NerfTask(config, nerf_data.synthetic_views(6, (2, 1, 1)))
+
+
+def ball(coords):
+  """Raw outputs (2, P, 4) of two members at points (P, 3) / 2 pi: a red
+  ball of radius 1 about the origin (density 1e3 inside, 0 outside) and
+  the same ball in grey at a tenth of the density."""
+  world = 2 * math.pi * np.asarray(coords, np.float64)
+  inside = np.linalg.norm(world, axis=-1) < 1
+  raw = np.stack([np.where(inside, 1e3, -1.0),
+                  np.full(inside.shape, -9.0), np.full(inside.shape, -9.0),
+                  np.where(inside, 1e3, 0.0)], -1)
+  return np.stack([raw, raw * [0, 0, 0, 0.1]]).astype(np.float32)
+
+
+def test_a_view_rendered_in_chunks_is_the_view_in_one_call():
+  task = _tiny_task(num_samples=64)
+  view = nerf_task.view_rays(6, 6, 8.0, rays.turntable_poses(1, 4.0))
+  task.chunk_rays = 7  # 36 rays: 6 chunks, the last padded
+  chunked = task.render(ball, view)
+  task.chunk_rays = len(view)
+  whole = task.render(ball, view)
+  assert chunked['rgb'].shape == (2, 36, 3) and chunked['depth'].shape == (
+      2, 36)
+  for name in ('rgb', 'depth'):
+    np.testing.assert_allclose(chunked[name], whole[name], atol=1e-6)
+  # The centre pixel (row 3, column 3) looks at the origin from radius 4
+  # along a unit direction: the ball's surface is 3 away, and the first
+  # sample past it (spacing 4 / 64) takes all the weight.
+  centre = 3 * 6 + 3
+  assert 3.0 <= whole['depth'][0, centre] <= 3.0 + 4 / 64
+  np.testing.assert_allclose(whole['rgb'][0, centre], [1, 0, 0], atol=1e-3)
+  # A corner ray misses the ball: empty space renders black at depth 0.
+  assert not whole['depth'][0, 0] and not whole['rgb'][0, 0].any()
 
 
 def test_scene_depth_of_a_ray_through_the_striped_sphere():
@@ -39,26 +92,6 @@ def test_scene_depth_of_a_ray_through_the_striped_sphere():
       np.array([[0.0, 0.0, -1.0], [0.0, 0.0, 1.0]]))
   np.testing.assert_allclose(depth, [3.5, 0.0], rtol=1e-6)
   assert colour[0].max() > 0 and not colour[1].any()
-
-
-def test_chunked_render_is_the_one_call_render():
-  poses = rays.hemisphere_poses(2, 4.0, seed=0)
-  origins, directions = nerf.view_rays(6, 6, 10.0, poses)
-  config = ml_collections.ConfigDict(
-      {'name': 'gaussian', 'sigma': 26.0, 'num_features': 8, 'seed': 0})
-  encoding = encodings.init_encoding(config, 0, dim=3)
-  state = steps.create_train_state(nerf.make_model(depth=2, width=16), 16,
-                                   1e-3, jax.random.PRNGKey(0))
-  sampling = nerf.Sampling(2.0, 6.0, 8)
-  # Chunks of 50 rays, the last padded, against one call on all 72.
-  chunked = nerf.make_render_fn(state.apply_fn, 'gaussian', sampling, 50)(
-      state.params, encoding, origins, directions)
-  whole = jax.jit(lambda params: nerf.render_rays(
-      params, state.apply_fn, 'gaussian', encoding, origins, directions,
-      sampling))(state.params)
-  for name in ('rgb', 'depth', 'opacity'):
-    assert chunked[name].shape == whole[name].shape
-    np.testing.assert_allclose(chunked[name], whole[name], atol=1e-4)
 
 
 def _write_blender(folder, num_per_split=(2, 1, 1), size=6, drop_pose=False):
@@ -113,36 +146,3 @@ def test_bad_nerf_folders_are_one_error(tmp_path):
   _write_blender(tmp_path / 'bad', drop_pose=True)
   with pytest.raises(CppnError, match=r'poses must be \(n, 4, 4\)'):
     nerf_data.load_blender(tmp_path / 'bad')
-  with pytest.raises(CppnError, match='near < far'):
-    nerf.Sampling(6.0, 2.0, 8)
-  with pytest.raises(CppnError, match='>= 1 samples'):
-    nerf.Sampling(2.0, 6.0, 0)
-
-
-def test_tiny_fit_raises_psnr_and_writes_pictures_and_table(tmp_path):
-  cli.call(nerf_experiment.COMMAND, ['--preset=tiny', f'--workdir={tmp_path}',
-                                     '--encodings=none', '--noprogress'])
-  rows = [json.loads(row) for row in (
-      tmp_path / 'none' / 'metrics.jsonl').read_text().splitlines()]
-  assert [row['step'] for row in rows] == [0, 50, 100]
-  assert rows[-1]['val_psnr'] > rows[0]['val_psnr'] + 2
-  summary = json.loads((tmp_path / 'none' / 'summary.json').read_text())
-  assert len(summary['test_psnrs']) == 2 and summary['test_psnr'] > 0
-  assert summary['output_std'] > nerf_experiment.COLLAPSED_STD
-  assert iio.imread(tmp_path / 'none' / 'test_views.png').ndim == 3
-  assert iio.imread(tmp_path / 'none' / 'depth.png').shape == (12, 12, 3)
-  assert iio.imread(tmp_path / 'none' / 'turntable.gif').shape[:3] == (3, 12,
-                                                                      12)
-  table = (tmp_path / 'nerf.md').read_text()
-  assert '| none |' in table and '22.41' in table
-
-
-def test_bad_sampling_on_the_command_line_is_one_error_line(tmp_path, capsys):
-  with pytest.raises(SystemExit) as exit_info:
-    cli.call(nerf_experiment.COMMAND, ['--preset=tiny', f'--workdir={tmp_path}',
-                                       '--near=6', '--far=2'])
-  assert exit_info.value.code == 1
-  err = capsys.readouterr().err.strip().splitlines()
-  assert err == ['error: ray sampling needs 0 <= near < far, got near=6.0, '
-                 'far=2.0']
-  assert not list(tmp_path.iterdir())

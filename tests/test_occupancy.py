@@ -1,21 +1,17 @@
 """Shape occupancy: labels against analytic answers, the IoU formula, test
-points, mesh files and pictures, bad meshes, and a tiny fit whose IoU rises."""
+points, mesh files and pictures, bad meshes. (Tiny fits through the engine:
+test_occupancy_task.py.)"""
 
-import json
-
-import imageio.v3 as iio
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 import trimesh
 
-from cppn import cli
 from cppn import meshes
 from cppn import occupancy
 from cppn import shapes
 from cppn.errors import CppnError
-from experiments import occupancy as occupancy_experiment
+from cppn.tasks.occupancy import OccupancyLoss
 
 
 def test_iou_by_hand():
@@ -91,54 +87,14 @@ def test_bad_meshes_are_one_error(tmp_path):
     shapes.load_shape('no_such_shape')
 
 
-def test_batches_from_a_pool_and_from_the_analytic_test():
+def test_steps_of_a_sphere_draw_points_in_its_box_labelled_analytically():
+  # The pool half of OccupancyLoss.sample: test_occupancy_task.py.
   sphere = shapes.procedural_shape('sphere', grid=16)
-  pool = occupancy.labelled_pool(sphere, 64, seed=0)
-  points, labels = occupancy.draw_batch(jax.random.PRNGKey(0), 500,
-                                        pool, None)
-  rows = np.argmin(np.linalg.norm(
-      np.asarray(points)[:, None] - pool['points'][None], axis=-1), axis=1)
-  np.testing.assert_array_equal(np.asarray(points), pool['points'][rows])
-  np.testing.assert_array_equal(np.asarray(labels), pool['labels'][rows])
-  points, labels = occupancy.draw_batch(
-      jax.random.PRNGKey(1), 4000, {'box': jnp.asarray(sphere.box)},
-      sphere.inside_fn)
-  points = np.asarray(points)
+  batch = {'x': np.zeros((2, 3, 2000), np.float32),
+           'box': sphere.box.astype(np.float32)}
+  step = OccupancyLoss('sphere').sample(batch, jax.random.PRNGKey(1))
+  points = np.swapaxes(np.asarray(step['x']), 1, 2).reshape(-1, 3)
   assert (points >= sphere.box[0]).all() and (points <= sphere.box[1]).all()
   np.testing.assert_array_equal(
-      np.asarray(labels), np.linalg.norm(points - 0.5, axis=-1) < 0.35)
-
-
-def test_tiny_fit_raises_iou_and_writes_mesh_pictures_and_table(tmp_path):
-  cli.call(occupancy_experiment.COMMAND, [
-      '--preset=tiny', f'--workdir={tmp_path}', '--encodings=none',
-      '--noprogress'])
-  run = tmp_path / 'sphere' / 'none'
-  rows = [json.loads(row)
-          for row in (run / 'metrics.jsonl').read_text().splitlines()]
-  assert [row['step'] for row in rows] == [0, 75, 150]
-  assert rows[-1]['val_iou_uniform'] > max(0.9, rows[0]['val_iou_uniform'])
-  assert rows[-1]['val_iou_surface'] > rows[0]['val_iou_surface'] + 0.1
-  summary = json.loads((run / 'summary.json').read_text())
-  assert summary['iou_uniform'] > 0.9
-  fitted = trimesh.load(run / 'fit.obj', force='mesh', process=False)
-  assert len(fitted.faces) == summary['mesh_faces']
-  assert iio.imread(run / 'shape.png').shape == (32, 64, 3)
-  assert iio.imread(run / 'turntable.gif').shape[:3] == (3, 32, 64)
-  table = (tmp_path / 'occupancy.md').read_text()
-  assert '| none |' in table and '0.864' in table
-
-
-def test_unreadable_mesh_on_the_command_line_is_one_error_line(tmp_path,
-                                                               capsys):
-  garbage = tmp_path / 'garbage.stl'
-  garbage.write_bytes(b'\x00' * 10)
-  with pytest.raises(SystemExit) as exit_info:
-    cli.call(occupancy_experiment.COMMAND, [
-        '--preset=tiny', f'--workdir={tmp_path / "out"}',
-        f'--shapes={garbage}'])
-  assert exit_info.value.code == 1
-  err = capsys.readouterr().err.strip().splitlines()
-  assert len(err) == 1 and err[0].startswith('error: ')
-  assert 'garbage.stl' in err[0]
-  assert not list((tmp_path / 'out').iterdir())
+      np.asarray(step['y']).reshape(-1),
+      np.linalg.norm(points - 0.5, axis=-1) < 0.35)
