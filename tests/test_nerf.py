@@ -27,7 +27,7 @@ def test_training_samples_are_world_points_over_two_pi_on_their_rays():
   batch = {'x': np.zeros((2, 3, 8), np.float32), 'ray_origins': origins,
            'ray_directions': directions,
            'ray_rgb': np.array([[1.0, 0, 0], [0, 1.0, 0]], np.float32)}
-  objective = nerf_task.RayLoss(3, NEAR, FAR, 4)
+  objective = nerf_task.RayLoss(3, NEAR, FAR, 4, 1 / (2 * math.pi))
   step = objective.sample(batch, jax.random.PRNGKey(0))
   points = np.swapaxes(np.asarray(step['x']), 1, 2).reshape(-1, 3)
   world = 2 * math.pi * points[:12].reshape(3, 4, 3)
@@ -42,6 +42,14 @@ def test_training_samples_are_world_points_over_two_pi_on_their_rays():
   # U[0, 1) * (far - near) / S.
   bins = np.linspace(NEAR, FAR, 4)
   assert ((depths >= bins) & (depths < bins + (FAR - NEAR) / 4)).all()
+
+
+def test_the_encoding_none_sees_raw_world_points():
+  config = cppn.api.make_config('configs/nerf.py', {
+      'encoding.name': 'none'})
+  assert nerf_task.input_scale(config) == 1.0
+  config.encoding.name = 'gaussian'
+  assert nerf_task.input_scale(config) == pytest.approx(0.15915494)
 
 
 def _tiny_task(num_samples):

@@ -11,8 +11,8 @@ interval 1e10, no background term).
 Coordinates: world points x / (2 pi), so the encodings' sin(2 pi v B^T) are
 the paper's sin(x B^T) without the 2 pi on raw world coordinates, with B as
 the paper's (Gaussian sigma 26; positional 2^linspace(0, 8, 85) - 1 per
-axis). The encoding 'none' sees x / (2 pi) (the paper: x, a scaling the
-first layer can absorb, but not the same initial function).
+axis); the encoding 'none' sees the raw world points x, as the paper's
+(input_scale).
 
 The data (data.image): 'synthetic', the project's ray-cast scene at
 data.resolution px with the paper's camera model (cppn/nerf_data.py: focal
@@ -73,10 +73,11 @@ class RayLoss(base.Objective):
   near: float
   far: float
   num_samples: int
+  input_scale: float  # the network's input per world unit (input_scale())
 
   def sample(self, batch, key):
-    """rays_per_step rays' sample points / 2 pi in batch['x']'s layout
-    (n, 3, c), their depths (R, S) and target colours (R, 3)."""
+    """rays_per_step rays' sample points x input_scale in batch['x']'s
+    layout (n, 3, c), their depths (R, S) and target colours (R, 3)."""
     ray_key, depth_key = jax.random.split(key)
     index = jax.random.randint(ray_key, (self.rays_per_step,), 0,
                                batch['ray_rgb'].shape[0])
@@ -85,7 +86,7 @@ class RayLoss(base.Objective):
     points = rays.sample_points(batch['ray_origins'][index],
                                 batch['ray_directions'][index], depths)
     n, _, c = batch['x'].shape
-    points = jnp.pad(points.reshape(-1, 3) / (2 * math.pi),
+    points = jnp.pad(points.reshape(-1, 3) * self.input_scale,
                      ((0, n * c - points.shape[0] * points.shape[1]), (0, 0)))
     return dict(batch, x=jnp.swapaxes(points.reshape(n, c, 3), 1, 2),
                 depths=depths, rgb=batch['ray_rgb'][index])
@@ -95,6 +96,13 @@ class RayLoss(base.Objective):
         self.rays_per_step, self.num_samples, 4)
     return jnp.mean((nerf.shade(raw, batch['depths'])['rgb']
                      - batch['rgb']) ** 2)
+
+
+def input_scale(config) -> float:
+  """The network's input per world unit: 1 / (2 pi) for the Fourier
+  encodings (their sin(2 pi v B^T) is then the paper's sin(x B^T)), 1 for
+  'none' (the paper feeds it the raw world points)."""
+  return 1.0 if config.encoding.name == 'none' else 1 / (2 * math.pi)
 
 
 def view_rays(height: int, width: int, focal: float, poses) -> np.ndarray:
@@ -118,7 +126,8 @@ class NerfTask(base.Task):
     self.views = views or nerf_data.load_views(config.data.image,
                                                config.data.resolution)
     self.objective = RayLoss(config.task.rays_per_step, config.task.near,
-                             config.task.far, config.task.num_samples)
+                             config.task.far, config.task.num_samples,
+                             input_scale(config))
     self.chunk_rays = max(1, RENDER_POINTS // config.task.num_samples)
     train_images, train_poses = self.views.split('train')
     self.size = train_images.shape[1:3]
@@ -153,7 +162,7 @@ class NerfTask(base.Task):
     for start in range(0, len(padded), chunk):
       block = padded[start:start + chunk]
       points = block[:, None, :3] + depths[:, None] * block[:, None, 3:]
-      raw = predict(points.reshape(-1, 3) / (2 * math.pi))
+      raw = predict(points.reshape(-1, 3) * objective.input_scale)
       shaded = nerf.shade(jnp.asarray(raw).reshape(
           raw.shape[0], chunk, objective.num_samples, 4), depths)
       rendered.append({name: np.asarray(shaded[name])
