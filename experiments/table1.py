@@ -224,15 +224,14 @@ def shepp(first: int, count: int) -> tuple[str, ...]:
   return tuple(f'shepp:{k}' for k in range(first, first + count))
 
 
-# The cpu preset's task rows. The CT row took 17.2 minutes on 2 shared CPU
-# cores (load average 2-5): none 22.32, basic 29.35, positional 27.74,
-# gaussian 30.99 dB on shepp:8. The MRI row's Gaussian scale is chosen by
-# measurement: the paper's sigma_g 5 (tuned on ATLAS brains) gave 20.37 dB
-# on shepp:6 at 32^3 and 500 steps, a noisy volume; 3 gave 29.81 and 2 (the
-# MRI notebook's own tuning for Shepp-Logan volumes) 31.70. The row took
-# 19.9 minutes: 19.72, 28.89, 28.89, 31.70 dB. Shape: a quarter of the
-# paper's points per step, a tenth of its steps (the decay follows) and of
-# its test points. NeRF: 64 px views, 32 samples, 512 rays a step; its
+# The cpu preset's task rows (docs/reproducing.md has their numbers and
+# times). CT on shepp:8: none 19.14, basic 27.71, positional 28.58,
+# gaussian 31.04 dB. The MRI row's Gaussian scale is chosen by measurement:
+# the paper's sigma_g 5 (tuned on ATLAS brains) gave 20.37 dB on a 32^3
+# phantom after 500 steps, a noisy volume; 3 gave 29.81 and 2 (the MRI
+# notebook's own tuning for Shepp-Logan volumes) 31.70. Shape: a quarter
+# of the paper's points per step, a tenth of its steps (the decay follows)
+# and of its test points. NeRF: 64 px views, 32 samples, 512 rays a step; its
 # scales chosen by measurement on the 7 validation views (mean PSNR after
 # 500 steps): sigma_g 26 (the paper's, at 400 px) 11.90 dB, 13 16.87, 6.5
 # 19.45, 3.25 18.58; sigma_p 8 (the paper's) 19.61, 6 19.92, 4.5 19.66.
@@ -481,6 +480,16 @@ def row_description(preset: Preset, dataset: str) -> dict[str, Any]:
           'num_features': config.encoding.num_features}
 
 
+# What a row's sources are, in its table line and bar title.
+SOURCE_NOUNS = {'ct': 'phantoms', 'mri': 'phantoms', 'shape': 'shapes',
+                'nerf': 'scenes'}
+
+
+def count_sources(dataset: str, count: int) -> str:
+  """A count of a row's sources in its noun: '4 images', '2 shapes'."""
+  return f'{count} {SOURCE_NOUNS.get(dataset, "images")}'
+
+
 def _cell(dataset: str, mean, std) -> str:
   """'mean +- std' in the row's score, or 'failed'."""
   return ('failed' if mean is None else
@@ -497,7 +506,8 @@ def _table_rows(cells, rows) -> list[str]:
     ours = [_cell(dataset, c['mean'], c['std'])
             + (f' ({sum(c["collapsed"])} collapsed)'
                if any(c.get('collapsed', ())) else '') for c in row]
-    lines.append(f'| {dataset} (ours, {len(row[0]["images"])} images) | '
+    lines.append(f'| {dataset} (ours, '
+                 f'{count_sources(dataset, len(row[0]["images"]))}) | '
                  + ' | '.join(ours) + ' |')
     lines.append(f'| {dataset} (paper) | ' + ' | '.join(
         format_score(dataset, c['paper']) for c in row) + ' |')
@@ -606,7 +616,8 @@ def plot_bars(path, result):
     ax.plot(positions, [c['paper'] for c in cells], 'k_', markersize=22,
             markeredgewidth=2, label='paper')
     ax.set_xticks(positions, ENCODINGS)
-    ax.set_title(f'{dataset} ({len(cells[0]["images"])} images)', fontsize=10)
+    sources = count_sources(dataset, len(cells[0]['images']))
+    ax.set_title(f'{dataset} ({sources})', fontsize=10)
     ax.set_ylabel(row_score(dataset)[1])
     ax.grid(axis='y', alpha=0.3)
   axes[0].legend(fontsize=8, loc='upper left')

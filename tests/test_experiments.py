@@ -195,9 +195,9 @@ def test_table1_report_prints_each_row_in_its_score(tmp_path):
             'machine': 'test', 'minutes': 1.0, 'fit_minutes': 0.5,
             'cells': cells}
   report = table1.markdown(result)
-  assert '| shape (ours, 2 images) | 0.600 ± 0.100 (1 collapsed) |' in report
+  assert '| shape (ours, 2 shapes) | 0.600 ± 0.100 (1 collapsed) |' in report
   assert '| shape (paper) | 0.864 | 0.892 | 0.960 | 0.973 |' in report
-  assert '| nerf (ours, 2 images) | 21.25 ± 1.25 (1 collapsed) |' in report
+  assert '| nerf (ours, 2 scenes) | 21.25 ± 1.25 (1 collapsed) |' in report
   assert '| nerf (paper) | 22.41 | 23.16 | 25.28 | 25.48 |' in report
   assert '| shape | b | 0.700 (collapsed) | 0.700 | 0.700 | 0.700 |' in report
   assert '- shape: fit.obj from a 64^3 grid, 1000 Adam steps, 8 x 256 MLP' in (
