@@ -83,6 +83,7 @@ import time
 from typing import Any
 
 import matplotlib
+import ml_collections
 import numpy as np
 
 from absl import flags
@@ -304,18 +305,18 @@ def encoding_fields(preset: Preset, dataset: str,
   return {}  # none, basic: nothing to set
 
 
-def row_fields(preset: Preset, dataset: str) -> dict[str, Any]:
-  """A row's own fields (paper_config's keywords): the task, its sources'
-  resolution and schedule, the network (image, CT and MRI rows: the
-  preset's; shape and NeRF: their config's), the overrides; an image row's
-  crop."""
+def row_fields(preset: Preset, dataset: str,
+               base: ml_collections.ConfigDict) -> dict[str, Any]:
+  """A row's own fields (paper_config's keywords): the task, the network
+  (image, CT and MRI rows: the preset's; shape and NeRF: their config's),
+  the decay's steps, the overrides; an image row's crop. base: the config
+  the row's fits start from, as its get_config returns it."""
   if dataset not in TASK_ROWS:
     return dict(data__crop=preset.resolution if dataset == 'text' else 0,
                 model__depth=preset.depth, model__width=preset.width)
   row = preset.task_rows[dataset]
   fields = dict(task__name=TASK_ROWS[dataset])
   if dataset in BASE_CONFIGS:
-    base = BASE_CONFIGS[dataset]()
     if base.train.lr_decay_rate != 1:  # the decay keeps its share of steps
       fields['train__lr_decay_steps'] = max(
           1, base.train.lr_decay_steps * row.num_steps // base.train.num_steps)
@@ -333,14 +334,15 @@ def fit_config(preset: Preset, dataset: str, encoding: str, image: str,
   row = preset.task_rows.get(dataset) if dataset in TASK_ROWS else None
   resolution, num_steps = ((row.resolution, row.num_steps) if row else
                            (preset.resolution, preset.num_steps))
+  base = BASE_CONFIGS.get(dataset, default.get_config)()
+  fields = row_fields(preset, dataset, base)  # before paper_config changes base
   return common.paper_config(
-      resolution, num_steps, preset.num_evals,
-      BASE_CONFIGS.get(dataset, default.get_config)(), data__image=image,
+      resolution, num_steps, preset.num_evals, base, data__image=image,
       encoding__name=encoding, **encoding_fields(preset, dataset, encoding),
       model__matmul_precision=matmul_precision,
       train__learning_rate=preset_setting(
           preset, dataset).learning_rates[encoding],
-      **row_fields(preset, dataset))
+      **fields)
 
 
 def paper_images(npz: str | None, folder: str | None,

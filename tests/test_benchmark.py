@@ -158,15 +158,19 @@ def test_benchmark_command_writes_its_report(tmp_path):
   assert body[4] == f'{row["speedup"]:.2f}x'
 
 
+# Three timed rounds of 5 steps (the --tasks rows' arithmetic tests).
+ROUNDS = {'steps_per_second': [10.0, 40.0, 30.0],
+          'matmul_gflops': [1.0, 2.0, 3.0], 'steps_per_round': 5,
+          'peak_mb': 700.0}
+
+
 def test_task_row_arithmetic_by_hand():
   # CT at 4 px: 16 network evaluations a step, one output: macs 512 * 256,
   # 256 * 256 twice, 256 * 1 = 262,400; 6 * 262,400 - 2 * 131,072 =
   # 1,312,256 FLOP each, 0.020996096 GFLOP a step. Rounds at 10, 40, 30
   # steps/s over matmul rates 1, 2, 3 GFLOP/s: fractions 0.20996096,
   # 0.41992192, 0.20996096.
-  measured = {'steps_per_second': [10.0, 40.0, 30.0],
-              'matmul_gflops': [1.0, 2.0, 3.0], 'steps_per_round': 5,
-              'peak_mb': 700.0}
+  measured = ROUNDS
   row = benchmark.task_row('ct', 4, measured)
   assert row['points'] == 16
   assert row['steps_per_second'] == 30.0
@@ -189,9 +193,7 @@ def test_nerf_row_arithmetic_by_hand():
   # 0.21069824, 0.10534912.
   workload = benchmark.NerfWorkload(rays_per_step=4, num_samples=2,
                                     resolution=16)
-  measured = {'steps_per_second': [10.0, 40.0, 30.0],
-              'matmul_gflops': [1.0, 2.0, 3.0], 'steps_per_round': 5,
-              'peak_mb': 700.0}
+  measured = ROUNDS
   render = {'seconds': 12.34, 'start_mb': 600.0, 'peak_mb': 900.0,
             'device_peak_mb': None}
   row = benchmark.nerf_row(workload, measured, render)
