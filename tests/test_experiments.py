@@ -104,9 +104,11 @@ def test_table1(tmp_path, paper_npz):
 
 def test_table1_reads_a_folder_and_a_subset(tmp_path, paper_npz, text_folder):
   # The paper preset's protocol (512 px) is too slow here: the tiny preset
-  # with the paper's data, one image of each set.
+  # with the paper's data, one image of each set; bfloat16 as in test_table1,
+  # whose fits have the same shapes (the session's compilation cache).
   result = run_tiny(table1, tmp_path, f'--natural_npz={paper_npz}',
                     f'--text_dir={text_folder}', '--images=1',
+                    '--matmul_precision=bfloat16',
                     '--rows=text,natural')
   assert result['cells']['text/gaussian']['images'] == [f'{text_folder}:0']
   assert result['cells']['natural/none']['images'] == [
