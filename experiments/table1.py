@@ -226,13 +226,15 @@ def shepp(first: int, count: int) -> tuple[str, ...]:
 
 
 # The cpu preset's task rows (docs/reproducing.md has their numbers and
-# times). CT on shepp:8: none 19.14, basic 27.71, positional 28.58,
-# gaussian 31.04 dB. MRI on shepp:6: 22.18, 30.67, 26.41, 30.75 dB (at 32^3
-# positional's top frequency, 15, is at the Nyquist frequency); its Gaussian
-# scale is chosen by measurement: the paper's sigma_g 5 (tuned on ATLAS
-# brains) gave 20.37 dB on a 32^3 phantom after 500 steps, a noisy volume;
-# 3 gave 29.81 and 2 (the MRI notebook's own tuning for Shepp-Logan
-# volumes) 31.70. Shape: a quarter of the paper's points per step, a tenth
+# times). CT and MRI: the paper's learning rates; the positional and MRI
+# Gaussian scales chosen by measurement on the paper's grid-search
+# phantoms (CT shepp:0, 128 px, 1000 steps: sigma_p 3 26.76 dB, 4 27.91,
+# 5 29.06, 6 28.40, basic 25.59; MRI shepp:0 / shepp:1, 32^3, 500 steps:
+# sigma_g 2 31.79 / 32.76, 3 30.53 on shepp:1 (31.09 on shepp:0 and 4
+# 28.76 in a separate transcription of the notebook); sigma_p 3 collapsed
+# to a constant on shepp:0, 3.5 32.05 / 32.66; basic 29.65 / 29.55). One
+# test phantom per row: a phantom's score moves by about 1 dB with the
+# initial weights and the step a run stops at. Shape: a quarter of the paper's points per step, a tenth
 # of its steps (the decay follows) and of its test points; near-surface IoU
 # 0.603, 0.698, 0.831, 0.841. NeRF: 64 px views, 32 samples, 512 rays a
 # step; 10.20 dB (none collapsed), 16.71, 21.22, 20.54; its scales chosen
@@ -240,8 +242,8 @@ def shepp(first: int, count: int) -> tuple[str, ...]:
 # sigma_g 26 (the paper's, at 400 px) 11.90 dB, 13 16.87, 6.5 19.45, 3.25
 # 18.58; sigma_p 8 (the paper's) 19.61, 6 19.92, 4.5 19.66.
 CPU_TASK_ROWS = {
-    'ct': TaskRow(shepp(8, 1), 128, 1000),
-    'mri': TaskRow(shepp(6, 1), 32, 500, sigma=2.0),
+    'ct': TaskRow(shepp(8, 1), 128, 1000, sigma_p=5.0),
+    'mri': TaskRow(shepp(6, 1), 32, 500, sigma=2.0, sigma_p=3.5),
     'shape': TaskRow(('bumpy',), 64, 1000,
                      overrides={'task.points_per_step': 8192,
                                 'task.test_points': 2 ** 16}),
