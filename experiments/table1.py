@@ -488,13 +488,14 @@ def row_description(preset: Preset, dataset: str) -> dict[str, Any]:
 
 
 # What a row's sources are, in its table line and bar title.
-SOURCE_NOUNS = {'ct': 'phantoms', 'mri': 'phantoms', 'shape': 'shapes',
-                'nerf': 'scenes'}
+SOURCE_NOUNS = {'ct': 'phantom', 'mri': 'phantom', 'shape': 'shape',
+                'nerf': 'scene'}
 
 
 def count_sources(dataset: str, count: int) -> str:
-  """A count of a row's sources in its noun: '4 images', '2 shapes'."""
-  return f'{count} {SOURCE_NOUNS.get(dataset, "images")}'
+  """A count of a row's sources in its noun: '1 phantom', '4 images'."""
+  noun = SOURCE_NOUNS.get(dataset, 'image')
+  return f'{count} {noun}' + ('' if count == 1 else 's')
 
 
 def _cell(dataset: str, mean, std) -> str:

@@ -143,6 +143,8 @@ def test_table1_ct_and_mri_rows_use_the_papers_settings():
   with pytest.raises(CppnError, match='--rows=ct,pet names pet'):
     table1.parse_rows('ct,pet')
   assert table1.parse_rows('mri,ct') == ('ct', 'mri')
+  assert table1.count_sources('mri', 1) == '1 phantom'
+  assert table1.count_sources('natural', 4) == '4 images'
 
 
 def test_table1_shape_and_nerf_rows_fit_their_configs():
