@@ -68,13 +68,14 @@ table as bars, the paper's numbers as marks) and table1_examples.png (one
 image per image or CT row and its four reconstructions). Expect the paper's
 ranking none < basic < positional < gaussian; the absolute values differ
 (other images, shapes and scenes, lower resolution, fewer steps). At the cpu
-preset's sizes the MRI row puts basic level with Gaussian and ahead of
-positional (docs/reproducing.md). Presets: tiny (seconds), cpu (images: 128
-px, 4 + 4 images, 400 steps; the task rows in CPU_TASK_ROWS; times and
-numbers in docs/reproducing.md), paper (512 px, 2000 steps, the 9 bundled
-photographs of at least 512 px and 16 text images, or 16 + 16 of the
-paper's; CT 512 px and MRI 96^3 on 8 and 6 phantoms, 1000 steps; shape and
-NeRF at the full protocol; for a GPU).
+preset's sizes, on one test phantom a row, positional ends level with basic
+on CT and MRI, and so does MRI's Gaussian (docs/reproducing.md).
+Presets: tiny (seconds), cpu (images: 128 px, 4 + 4 images, 400 steps; the
+task rows in CPU_TASK_ROWS; times and numbers in docs/reproducing.md),
+paper (512 px, 2000 steps, the 9 bundled photographs of at least 512 px and
+16 text images, or 16 + 16 of the paper's; CT 512 px and MRI 96^3 on 8
+and 6 phantoms, 1000 steps; shape and NeRF at the full protocol; for a
+GPU).
 """
 
 import dataclasses
@@ -234,13 +235,14 @@ def shepp(first: int, count: int) -> tuple[str, ...]:
 # 28.76 in a separate transcription of the notebook); sigma_p 3 collapsed
 # to a constant on shepp:0, 3.5 32.05 / 32.66; basic 29.65 / 29.55). One
 # test phantom per row: a phantom's score moves by about 1 dB with the
-# initial weights and the step a run stops at. Shape: a quarter of the paper's points per step, a tenth
-# of its steps (the decay follows) and of its test points; near-surface IoU
-# 0.603, 0.698, 0.831, 0.841. NeRF: 64 px views, 32 samples, 512 rays a
-# step; 10.20 dB (none collapsed), 16.71, 21.22, 20.54; its scales chosen
-# by measurement on the 7 validation views (mean PSNR after 500 steps):
-# sigma_g 26 (the paper's, at 400 px) 11.90 dB, 13 16.87, 6.5 19.45, 3.25
-# 18.58; sigma_p 8 (the paper's) 19.61, 6 19.92, 4.5 19.66.
+# initial weights and the step a run stops at. Shape: a quarter of the
+# paper's points per step, a tenth of its steps (the decay follows) and of
+# its test points; near-surface IoU 0.603, 0.698, 0.831, 0.841. NeRF:
+# 64 px views, 32 samples, 512 rays a step; 10.20 dB (none collapsed),
+# 16.71, 21.22, 20.54; its scales chosen by measurement on the 7 validation
+# views (mean PSNR after 500 steps): sigma_g 26 (the paper's, at 400 px)
+# 11.90 dB, 13 16.87, 6.5 19.45, 3.25 18.58; sigma_p 8 (the paper's) 19.61,
+# 6 19.92, 4.5 19.66.
 CPU_TASK_ROWS = {
     'ct': TaskRow(shepp(8, 1), 128, 1000, sigma_p=5.0),
     'mri': TaskRow(shepp(6, 1), 32, 500, sigma=2.0, sigma_p=3.5),
