@@ -201,7 +201,7 @@ def row_setting(dataset: str, row: dict[str, Any] | None) -> DatasetSetting:
 
 def preset_setting(preset: 'Preset', dataset: str) -> DatasetSetting:
   """The setting `preset` fits the row `dataset` with."""
-  row = preset.task_rows.get(dataset) if dataset in TASK_ROWS else None
+  row = preset.task_row(dataset)
   return row_setting(dataset, row and dataclasses.asdict(row))
 
 
@@ -219,6 +219,10 @@ class Preset:
   num_features: int = 256  # m (2m features) for positional and gaussian
   num_evals: int = 10  # evaluations per fit (metrics, GIF frames)
   task_rows: dict[str, TaskRow] = dataclasses.field(default_factory=dict)
+
+  def task_row(self, dataset: str) -> TaskRow | None:
+    """The TaskRow of a task row (TASK_ROWS); None for an image row."""
+    return self.task_rows.get(dataset)
 
 
 def shepp(first: int, count: int) -> tuple[str, ...]:
@@ -318,7 +322,7 @@ def row_fields(preset: Preset, dataset: str,
   if dataset not in TASK_ROWS:
     return dict(data__crop=preset.resolution if dataset == 'text' else 0,
                 model__depth=preset.depth, model__width=preset.width)
-  row = preset.task_rows[dataset]
+  row = preset.task_row(dataset)
   fields = dict(task__name=TASK_ROWS[dataset])
   if dataset in BASE_CONFIGS:
     if base.train.lr_decay_rate != 1:  # the decay keeps its share of steps
@@ -335,7 +339,7 @@ def fit_config(preset: Preset, dataset: str, encoding: str, image: str,
                matmul_precision: str = 'float32'):
   """The config of one fit: the paper's setting for (row, encoding); text
   images are centre-cropped to the resolution (data.crop)."""
-  row = preset.task_rows.get(dataset) if dataset in TASK_ROWS else None
+  row = preset.task_row(dataset)
   resolution, num_steps = ((row.resolution, row.num_steps) if row else
                            (preset.resolution, preset.num_steps))
   base = BASE_CONFIGS.get(dataset, default.get_config)()
