@@ -91,6 +91,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from cppn import cli
+from cppn.errors import CppnError
 from experiments import command
 from experiments import family_speed
 
@@ -462,6 +463,24 @@ def measure(method, size, num_steps, num_rounds, round_seconds,
           'sustained_matmul_gflops': max(sustained, chained_matmul_gflops())}
 
 
+def run_command(argv: list[str]) -> str:
+  """Runs a command of this project (argv) to the end; returns its stdout.
+
+  Raises:
+    CppnError: it failed; the message is the command's own `error:` line
+      (cppn.cli), or its last line of stderr.
+  """
+  process = subprocess.run(argv, capture_output=True, text=True, check=False)
+  if process.returncode == 0:
+    return process.stdout
+  lines = process.stderr.strip().splitlines() or [
+      f'exit status {process.returncode}']
+  reason = next((line for line in reversed(lines)
+                 if line.startswith('error: ')), lines[-1])
+  raise CppnError(f"`python {' '.join(argv[1:])}` failed: "
+                  f"{reason.removeprefix('error: ')}")
+
+
 def measure_in_subprocess(method, size, num_rounds=NUM_ROUNDS,
                           round_seconds=SECONDS_PER_ROUND, num_steps=None,
                           preset_name=None):
@@ -487,8 +506,7 @@ def measure_in_subprocess(method, size, num_rounds=NUM_ROUNDS,
     argv.append(f'--steps={num_steps}')
   if preset_name:
     argv.append(f'--preset={preset_name}')
-  output = subprocess.run(argv, check=True, capture_output=True,
-                          text=True).stdout
+  output = run_command(argv)
   return json.loads(next(line for line in reversed(output.splitlines())
                          if line.startswith('{')))
 
@@ -500,10 +518,10 @@ def time_table1(preset, matmul_precision, workdir: pathlib.Path):
     {'preset', 'matmul_precision', 'minutes', 'psnr': {'set/encoding': dB}}.
   """
   tic = time.perf_counter()
-  subprocess.run(
+  run_command(
       [sys.executable, '-m', 'experiments.table1', f'--preset={preset}',
        f'--workdir={workdir}', f'--matmul_precision={matmul_precision}',
-       '--noprogress'], check=True, capture_output=True)
+       '--noprogress'])
   minutes = (time.perf_counter() - tic) / 60
   cells = json.loads((workdir / 'table1.json').read_text())['cells']
   return {'preset': preset, 'matmul_precision': matmul_precision,
@@ -515,13 +533,12 @@ def cli_seconds(size, num_steps):
   """Wall seconds of `python -m cppn.main` on the paper config at `size`."""
   with tempfile.TemporaryDirectory() as workdir:
     tic = time.perf_counter()
-    subprocess.run(
+    run_command(
         [sys.executable, '-m', 'cppn.main', '--config=configs/default.py',
          f'--workdir={workdir}', '--noprogress',
          f'--config.data.resolution={size}',
          f'--config.train.num_steps={num_steps}',
-         f'--config.train.eval_every_steps={num_steps}'],
-        check=True, capture_output=True)
+         f'--config.train.eval_every_steps={num_steps}'])
     return time.perf_counter() - tic
 
 
