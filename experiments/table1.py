@@ -68,8 +68,9 @@ table as bars, the paper's numbers as marks) and table1_examples.png (one
 image per image or CT row and its four reconstructions). Expect the paper's
 ranking none < basic < positional < gaussian; the absolute values differ
 (other images, shapes and scenes, lower resolution, fewer steps). At the cpu
-preset's sizes, on one test phantom a row, positional ends level with basic
-on CT and MRI, and so does MRI's Gaussian (docs/reproducing.md).
+preset's sizes, over three test phantoms a row, MRI keeps that ranking and
+CT's Gaussian leads, but CT's positional ends level with basic
+(docs/reproducing.md).
 Presets: tiny (seconds), cpu (images: 128 px, 4 + 4 images, 400 steps; the
 task rows in CPU_TASK_ROWS; times and numbers in docs/reproducing.md),
 paper (512 px, 2000 steps, the 9 bundled photographs of at least 512 px and
