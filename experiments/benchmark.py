@@ -80,7 +80,6 @@ import json
 import os
 import pathlib
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -91,7 +90,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from cppn import cli
-from cppn.errors import CppnError
 from experiments import command
 from experiments import family_speed
 
@@ -463,24 +461,6 @@ def measure(method, size, num_steps, num_rounds, round_seconds,
           'sustained_matmul_gflops': max(sustained, chained_matmul_gflops())}
 
 
-def run_command(argv: list[str]) -> str:
-  """Runs a command of this project (argv) to the end; returns its stdout.
-
-  Raises:
-    CppnError: it failed; the message is the command's own `error:` line
-      (cppn.cli), or its last line of stderr.
-  """
-  process = subprocess.run(argv, capture_output=True, text=True, check=False)
-  if process.returncode == 0:
-    return process.stdout
-  lines = process.stderr.strip().splitlines() or [
-      f'exit status {process.returncode}']
-  reason = next((line for line in reversed(lines)
-                 if line.startswith('error: ')), lines[-1])
-  raise CppnError(f"`python {' '.join(argv[1:])}` failed: "
-                  f"{reason.removeprefix('error: ')}")
-
-
 def measure_in_subprocess(method, size, num_rounds=NUM_ROUNDS,
                           round_seconds=SECONDS_PER_ROUND, num_steps=None,
                           preset_name=None):
@@ -506,7 +486,8 @@ def measure_in_subprocess(method, size, num_rounds=NUM_ROUNDS,
     argv.append(f'--steps={num_steps}')
   if preset_name:
     argv.append(f'--preset={preset_name}')
-  output = run_command(argv)
+  from experiments import common  # pylint: disable=g-import-not-at-top
+  output = common.run_command(argv)
   return json.loads(next(line for line in reversed(output.splitlines())
                          if line.startswith('{')))
 
@@ -517,8 +498,9 @@ def time_table1(preset, matmul_precision, workdir: pathlib.Path):
   Returns:
     {'preset', 'matmul_precision', 'minutes', 'psnr': {'set/encoding': dB}}.
   """
+  from experiments import common  # pylint: disable=g-import-not-at-top
   tic = time.perf_counter()
-  run_command(
+  common.run_command(
       [sys.executable, '-m', 'experiments.table1', f'--preset={preset}',
        f'--workdir={workdir}', f'--matmul_precision={matmul_precision}',
        '--noprogress'])
@@ -531,9 +513,10 @@ def time_table1(preset, matmul_precision, workdir: pathlib.Path):
 
 def cli_seconds(size, num_steps):
   """Wall seconds of `python -m cppn.main` on the paper config at `size`."""
+  from experiments import common  # pylint: disable=g-import-not-at-top
   with tempfile.TemporaryDirectory() as workdir:
     tic = time.perf_counter()
-    run_command(
+    common.run_command(
         [sys.executable, '-m', 'cppn.main', '--config=configs/default.py',
          f'--workdir={workdir}', '--noprogress',
          f'--config.data.resolution={size}',

@@ -23,6 +23,8 @@ rerun skips finished fits), its figure(s) as PNG and its numbers as
   machine           the machine in words, for reports
   write_report      <name>.json and <name>.md, atomically
   image_row         a row of labelled images (targets, reconstructions)
+  run_command       a command of this project in a subprocess; its failure
+                    as a CppnError with the command's own error line
 
 Figures are saved with outputs.save_figure; the command line every script
 shares is in experiments/command.py.
@@ -32,6 +34,7 @@ import math
 import os
 import pathlib
 import platform
+import subprocess
 from typing import Any, Sequence
 
 import imageio.v3 as iio
@@ -148,3 +151,21 @@ def image_row(axes, panels: Sequence[tuple[str, pathlib.Path | np.ndarray]]):
     ax.imshow(iio.imread(image) if isinstance(image, (str, pathlib.Path))
               else image, interpolation='nearest')
     ax.set_title(title, fontsize=8)
+
+
+def run_command(argv: list[str]) -> str:
+  """Runs a command of this project (argv) to the end; returns its stdout.
+
+  Raises:
+    CppnError: it failed; the message is the command's own `error:` line
+      (cppn.cli), or its last line of stderr.
+  """
+  process = subprocess.run(argv, capture_output=True, text=True, check=False)
+  if process.returncode == 0:
+    return process.stdout
+  lines = process.stderr.strip().splitlines() or [
+      f'exit status {process.returncode}']
+  reason = next((line for line in reversed(lines)
+                 if line.startswith('error: ')), lines[-1])
+  raise CppnError(f"`python {' '.join(argv[1:])}` failed: "
+                  f"{reason.removeprefix('error: ')}")

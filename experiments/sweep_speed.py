@@ -24,7 +24,6 @@ The default config is the 8-sigma sweep (64 px, paper split, 4 x 256 MLP,
 import json
 import os
 import pathlib
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,6 +36,7 @@ from cppn import outputs
 from cppn import overrides
 from cppn import sweep
 from cppn.errors import CppnError
+from experiments import common
 
 BASE_CONFIG = 'configs/default.py'
 
@@ -44,12 +44,8 @@ BASE_CONFIG = 'configs/default.py'
 def run_timed(command: list[str]) -> float:
   """Runs a command to completion; its wall time in seconds."""
   tic = time.perf_counter()
-  result = subprocess.run(command, capture_output=True, text=True)
-  seconds = time.perf_counter() - tic
-  if result.returncode:
-    raise CppnError(f'{" ".join(command)} exited {result.returncode}: '
-                    f'{result.stderr.strip().splitlines()[-1]}')
-  return seconds
+  common.run_command(command)
+  return time.perf_counter() - tic
 
 
 def override_flags(config) -> list[str]:

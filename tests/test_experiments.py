@@ -8,6 +8,7 @@ parse and that the numbers that must be exact are.
 import dataclasses
 import json
 import math
+import sys
 
 import imageio.v3 as iio
 import jax
@@ -422,3 +423,15 @@ def test_power_law_mappings():
   features = ntk_1d.features(np.linspace(0, 1, 5), maps['p = 1'])
   # sqrt(2m) / |a| scaling: the mean squared feature is 1.
   np.testing.assert_allclose(np.mean(features**2, -1), 1.0, rtol=1e-5)
+
+
+def test_a_failed_command_is_one_error_line():
+  fail = ("import sys; print('a warning', file=sys.stderr); "
+          "print('error: data.resolution=1024 is too large', file=sys.stderr);"
+          " sys.exit(1)")
+  with pytest.raises(CppnError, match='failed: data.resolution=1024 is too '
+                     'large$'):
+    common.run_command([sys.executable, '-c', fail])
+  with pytest.raises(CppnError, match='failed: exit status 3$'):
+    common.run_command([sys.executable, '-c', 'raise SystemExit(3)'])
+  assert common.run_command([sys.executable, '-c', 'print(7)']) == '7\n'
