@@ -61,6 +61,28 @@ def test_ct_projection_matches_numpy():
   np.testing.assert_allclose(got[0], image.mean(axis=0), atol=1e-6)
 
 
+def test_ct_projection_and_its_gradient_match_map_coordinates():
+  # The same rotations through jax.scipy.ndimage.map_coordinates, run op by
+  # op on ct.rotation_coordinates, differentiated by JAX (a scatter-add).
+  def rotate_and_average(image, num_angles):
+    coordinates = ct.rotation_coordinates(image.shape[0], num_angles)
+    views = [jax.scipy.ndimage.map_coordinates(
+        image, [rows, cols], order=0, mode='constant', cval=0.0)
+             for rows, cols in coordinates]
+    return jnp.mean(jnp.stack(views), axis=1)
+
+  rng = np.random.default_rng(2)
+  for n, num_angles in ((16, 3), (48, 20), (101, 7)):
+    image = jnp.asarray(rng.uniform(size=(n, n)), jnp.float32)
+    cotangent = jnp.asarray(rng.normal(size=(num_angles, n)), jnp.float32)
+    want, pull_back = jax.vjp(lambda v: rotate_and_average(v, num_angles),
+                              image)
+    got, our_pull_back = jax.vjp(lambda v: ct.project(v, num_angles), image)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(our_pull_back(cotangent)[0],
+                               pull_back(cotangent)[0], rtol=1e-5, atol=1e-6)
+
+
 def test_ct_and_mri_operators_satisfy_the_adjoint_identity():
   rng = np.random.default_rng(1)
   x = jnp.asarray(rng.normal(size=(10, 10)), jnp.float32)
