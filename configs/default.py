@@ -7,7 +7,8 @@ bundled 512 x 512 photograph 'astronaut': trained on the even pixels
 
   python -m cppn.main --config=configs/default.py --workdir=runs/default
 
-Measured on 2 CPU cores: test PSNR 27.62 dB, SSIM 0.896, 8.3 minutes (the
+Measured on 2 CPU cores: test PSNR 27.37 or 27.62 dB (fresh installs on
+different days), SSIM 0.896-0.897, 8.3 minutes on a quiet host (the
 paper's DIV2K mean for this setting is 25.57 dB). `--config.data.resolution=256`
 with `--config.encoding.sigma=5` (the frequencies scale with the
 resolution) gives test PSNR 24.91 dB in 2-6 minutes; the default sigma 10
