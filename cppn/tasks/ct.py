@@ -81,21 +81,20 @@ def projection_tables(resolution: int,
   sources = np.where(inside, rows * resolution + cols,
                      num_pixels).astype(np.int32)
   columns = np.tile(np.arange(resolution, dtype=np.int32), resolution)
-  tables = []
-  for angle, angle_sources in enumerate(sources.reshape(num_angles, -1)):
+  reads = []  # per angle: (pixels, rank of each reader, its column)
+  for angle_sources in sources.reshape(num_angles, -1):
     order = np.argsort(angle_sources, kind='stable')
     order = order[angle_sources[order] < num_pixels]
     pixels = angle_sources[order]
-    rank = np.arange(pixels.size) - np.searchsorted(pixels, pixels)
-    table = np.full((num_pixels, rank.max(initial=0) + 1), resolution,
-                    np.int32)
-    table[pixels, rank] = columns[order]
-    tables.append(table + angle * (resolution + 1))
-  width = max(table.shape[1] for table in tables)
-  readers = np.concatenate([np.pad(
-      table, ((0, 0), (0, width - table.shape[1])),
-      constant_values=angle * (resolution + 1) + resolution)
-                            for angle, table in enumerate(tables)], axis=1)
+    reads.append((pixels, np.arange(pixels.size) - np.searchsorted(
+        pixels, pixels), columns[order]))
+  width = max(rank.max(initial=0) for _, rank, _ in reads) + 1
+  readers = np.full((num_angles, num_pixels, width), resolution, np.int32)
+  for angle, (pixels, rank, column) in enumerate(reads):
+    readers[angle, pixels, rank] = column
+  readers += (np.arange(num_angles, dtype=np.int32) * (resolution + 1))[
+      :, None, None]
+  readers = readers.transpose(1, 0, 2).reshape(num_pixels, -1)
   return sources, readers
 
 
@@ -115,12 +114,13 @@ def project(image, num_angles: int):
 
 
 def _project_forward(image, num_angles):
-  return project(image, num_angles), image.shape[0]
+  return project(image, num_angles), None
 
 
-def _project_backward(num_angles, resolution, cotangent):
-  """The image's cotangent: per pixel, the cotangents of the detector values
-  its rotated copies feed, summed, / N."""
+def _project_backward(num_angles, _, cotangent):
+  """The image's cotangent: per pixel, the cotangents of the (A, N) detector
+  values its rotated copies feed, summed, / N."""
+  resolution = cotangent.shape[1]
   _, readers = projection_tables(resolution, num_angles)
   padded = jnp.pad(cotangent, ((0, 0), (0, 1))).reshape(-1)
   image = padded[readers].sum(axis=1) / resolution
