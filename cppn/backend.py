@@ -1,12 +1,17 @@
 """Choices that depend on the device a fit runs on.
 
-Three of the trainer's choices suit a CPU and an accelerator differently:
+Four of the trainer's choices suit a CPU and an accelerator differently:
 
   chunk_size    train.chunk_size = AUTO (the default) resolved for a group:
                 CPU_CHUNK_SIZE pixels on a CPU, where a chunk's activations
-                stay in the caches; on an accelerator, where every chunk is
-                a kernel launch, one chunk when the group fits in the
-                device's memory, else the largest power of two that does
+                stay in the caches (one chunk for a small coupled loss that
+                keeps its activations, CPU_COUPLED_ONE_CHUNK_POINTS); on an
+                accelerator, where every chunk is a kernel launch, one chunk
+                when the group fits in the device's memory, else the largest
+                power of two that does
+  predict_chunk_size
+                the chunk evaluations predict in: the training chunk, but
+                CPU_CHUNK_SIZE on a CPU whose training takes one chunk
   maps_members  how the members of a group share a device: one after another
                 (lax.map) on a single CPU device, vmapped on accelerators
                 and across several devices
@@ -43,6 +48,17 @@ CPU_CHUNK_SIZE = 2048
 # 18 GiB for MRI at 96^3, which recomputes on a 24 GB machine.
 KEEP_ACTIVATIONS_FRACTION = 0.25
 
+# Points up to which a coupled loss that keeps its activations runs as one
+# chunk on a CPU: its backward pass then reads one array per layer rather
+# than the slices a loop over chunks stacks. Step times on 2 CPU cores, one
+# chunk against chunks of CPU_CHUNK_SIZE: CT 128 px (16,384 points) 66 / 75
+# ms (none), 97 / 111 ms (positional; a group of three: 59 / 67-71 ms a
+# member); MRI 32^3 189 / 215 ms; CT 256 px 407 / 430 ms; CT 362 px
+# (131,044) 812 / 857 ms; the cpu preset's NeRF (16,384 samples) 135 / 198
+# ms and the paper's (131,072) 1.18 / 1.61 s; CT 512 px (262,144) a tie,
+# 1.70-1.85 s both.
+CPU_COUPLED_ONE_CHUNK_POINTS = 2**17
+
 
 def is_accelerator(device) -> bool:
   """Whether a JAX device is a GPU or TPU (anything but the host CPU)."""
@@ -71,28 +87,37 @@ def with_chunk_size(config: ml_collections.ConfigDict,
 
 
 def chunk_size(config: ml_collections.ConfigDict, num_members: int,
-               num_pixels: int, num_features: int, device=None) -> int:
+               num_pixels: int, num_features: int, device=None,
+               coupled: bool = False) -> int:
   """train.chunk_size for a group of `num_members` fits on `device`.
 
   Args:
     config: a member's config; a chunk_size other than AUTO is returned as
       it is.
     num_members: fits trained together (spread over every device).
-    num_pixels: training pixels of one fit.
+    num_pixels: training pixels (points) of one fit.
     num_features: encoded features per pixel.
     device: guards.training_device() unless given.
+    coupled: whether the fit's loss couples its points (a task objective
+      that is not pointwise: CT, MRI, NeRF).
 
   Returns:
-    >= 0 (0: one chunk). On a CPU, CPU_CHUNK_SIZE. On an accelerator 0 when
-    the group with one chunk fits in guards.MEMORY_FRACTION of the device's
-    memory (guards.estimate_memory_bytes), else the largest power of two
-    >= CPU_CHUNK_SIZE that fits (CPU_CHUNK_SIZE when none does, for
+    >= 0 (0: one chunk). On a CPU, CPU_CHUNK_SIZE, or 0 for a coupled loss
+    over at most CPU_COUPLED_ONE_CHUNK_POINTS points that keeps its
+    activations (activations_fit). On an accelerator 0 when the group with
+    one chunk fits in guards.MEMORY_FRACTION of the device's memory
+    (guards.estimate_memory_bytes), else the largest power of two >=
+    CPU_CHUNK_SIZE that fits (CPU_CHUNK_SIZE when none does, for
     guards.check_memory to refuse).
   """
   if config.train.chunk_size != AUTO:
     return config.train.chunk_size
   device = device or guards.training_device()
   if not is_accelerator(device):
+    if (coupled and num_pixels <= CPU_COUPLED_ONE_CHUNK_POINTS
+        and activations_fit(config, num_members, num_pixels, num_features,
+                            device)):
+      return 0
     return CPU_CHUNK_SIZE
   available, _ = guards.memory_limit(device)
   fits = lambda chunk: guards.group_memory_bytes(
@@ -106,6 +131,32 @@ def chunk_size(config: ml_collections.ConfigDict, num_members: int,
   return chunk
 
 
+def predict_chunk_size(train_chunk_size: int, device=None) -> int:
+  """Points per chunk when predicting (evaluations) for a resolved
+  train.chunk_size (>= 0) on `device` (training_device() unless given).
+
+  train_chunk_size itself, except one chunk (0) on a CPU, which chunk_size
+  picks only for a coupled loss's backward pass: then CPU_CHUNK_SIZE, as a
+  prediction keeps no activations and can span far more points than a
+  step (a NeRF evaluation renders whole views).
+  """
+  device = device or guards.training_device()
+  if train_chunk_size == 0 and not is_accelerator(device):
+    return CPU_CHUNK_SIZE
+  return train_chunk_size
+
+
+def activations_fit(config: ml_collections.ConfigDict, num_members: int,
+                    num_pixels: int, num_features: int, device) -> bool:
+  """Whether the group's estimated memory with every point in one chunk
+  (guards.group_memory_bytes) fits in KEEP_ACTIVATIONS_FRACTION of
+  guards.memory_limit(device)."""
+  needed = guards.group_memory_bytes(with_chunk_size(config, 0), num_members,
+                                     num_pixels, num_features)
+  available, _ = guards.memory_limit(device)
+  return needed <= KEEP_ACTIVATIONS_FRACTION * available
+
+
 def with_gradient_memory(objective: task_base.Objective,
                          config: ml_collections.ConfigDict, num_members: int,
                          num_pixels: int, num_features: int,
@@ -113,16 +164,11 @@ def with_gradient_memory(objective: task_base.Objective,
   """The objective with keep_activations chosen for a group on `device`.
 
   A pointwise objective is returned as it is. A coupled one keeps its
-  activations when the group's estimated memory with every point in one
-  chunk (guards.group_memory_bytes) fits in KEEP_ACTIVATIONS_FRACTION of
-  guards.memory_limit(device) (training_device() unless given).
+  activations when they fit (activations_fit on `device`,
+  training_device() unless given).
   """
   if objective.pointwise:
     return objective
   device = device or guards.training_device()
-  needed = guards.group_memory_bytes(with_chunk_size(config, 0), num_members,
-                                     num_pixels, num_features)
-  available, _ = guards.memory_limit(device)
-  return dataclasses.replace(
-      objective,
-      keep_activations=needed <= KEEP_ACTIVATIONS_FRACTION * available)
+  return dataclasses.replace(objective, keep_activations=activations_fit(
+      config, num_members, num_pixels, num_features, device))

@@ -153,9 +153,9 @@ class Fit:
   @functools.cached_property
   def _predict_fn(self):
     """steps.make_predict_fn for this fit, built (and compiled) once."""
-    return steps.make_predict_fn(self.state.apply_fn,
-                                 self.config.encoding.name,
-                                 self.config.train.chunk_size)
+    return steps.make_predict_fn(
+        self.state.apply_fn, self.config.encoding.name,
+        backend.predict_chunk_size(self.config.train.chunk_size))
 
   def predict(self, coords) -> np.ndarray:
     """Outputs (P, C) of the current network at coords (P, d) (colours in
@@ -181,7 +181,8 @@ def build_fit(config: ml_collections.ConfigDict,
   num_points = task.train_coords.shape[0]
   num_features = encodings.width(config.encoding, task.dim)
   config = backend.with_chunk_size(config, backend.chunk_size(
-      config, 1, num_points, num_features))
+      config, 1, num_points, num_features,
+      coupled=not task.objective.pointwise))
   task.objective = backend.with_gradient_memory(
       task.objective, config, 1, num_points, num_features)
   encoding_params = encodings.init_encoding(
@@ -268,7 +269,8 @@ def train_group(configs: list[ml_collections.ConfigDict], workdirs: list,
   num_pixels = first.task.train_coords.shape[0]
   num_features = encodings.width(first.config.encoding, first.task.dim)
   chunk_size = backend.chunk_size(first.config, len(members), num_pixels,
-                                  num_features)
+                                  num_features,
+                                  coupled=not first.task.objective.pointwise)
   for member in members.values():
     member.config = backend.with_chunk_size(member.config, chunk_size)
     member.task.objective = backend.with_gradient_memory(
@@ -420,7 +422,9 @@ def fit_members(members: list[Member], states: list[steps.TrainState],
   arrays = group_arrays(members, states)
   predict = jax.jit(jax.vmap(
       steps.make_predict_fn(arrays.state.apply_fn, config.encoding.name,
-                            config.train.chunk_size), in_axes=(0, 0, None)))
+                            backend.predict_chunk_size(
+                                config.train.chunk_size)),
+      in_axes=(0, 0, None)))
   run_steps = CompiledSteps(config, arrays, task.objective)
   # The step and predictions (on eval_coords) of the newest evaluation.
   evaluated_step, preds = first_step, record_evaluation(predict, arrays,

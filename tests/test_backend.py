@@ -124,3 +124,39 @@ def test_a_group_records_the_chunk_size_it_trained_with(tmp_path):
   recorded = (tmp_path / 'config.json').read_text()
   assert '"chunk_size": -1' in recorded
   assert jax.default_backend() == 'cpu'
+
+
+def test_a_cpu_takes_one_chunk_for_a_small_coupled_loss_that_keeps_its_activations():
+  config, cpu = default.get_config(), FakeDevice('cpu')
+  limit = backend.CPU_COUPLED_ONE_CHUNK_POINTS
+  assert backend.chunk_size(config, 3, 128**2, 512, cpu, coupled=True) == 0
+  assert backend.chunk_size(config, 1, limit, 512, cpu, coupled=True) == 0
+  assert backend.chunk_size(config, 1, limit + 1, 512, cpu,
+                            coupled=True) == backend.CPU_CHUNK_SIZE
+  assert backend.chunk_size(config, 3, 128**2, 512, cpu,
+                            coupled=False) == backend.CPU_CHUNK_SIZE
+  # Activations that do not fit in a quarter of the memory: chunks.
+  small = FakeDevice('cpu', bytes_limit=2**24)
+  assert not backend.activations_fit(config, 3, 128**2, 512, small)
+  assert backend.chunk_size(config, 3, 128**2, 512, small,
+                            coupled=True) == backend.CPU_CHUNK_SIZE
+
+
+def test_predictions_on_a_cpu_stay_chunked_when_training_takes_one_chunk():
+  cpu, gpu = FakeDevice('cpu'), FakeDevice('gpu', 2**40)
+  assert backend.predict_chunk_size(0, cpu) == backend.CPU_CHUNK_SIZE
+  assert backend.predict_chunk_size(512, cpu) == 512
+  assert backend.predict_chunk_size(0, gpu) == 0
+  assert backend.predict_chunk_size(8192, gpu) == 8192
+
+
+def test_a_ct_fit_on_cpu_trains_in_one_chunk():
+  config = small_config()
+  config.task.name, config.data.image = 'ct', 'shepp:0'
+  config.data.resolution = 32
+  fit = train.build_fit(config)
+  assert fit.config.train.chunk_size == 0
+  assert fit.batch['x'].shape == (1, 32, 32 * 32)
+  assert fit.task.objective.keep_activations
+  assert np.isfinite(fit.train(2)).all()
+  assert fit.predict(fit.task.train_coords).shape == (32 * 32, 1)
