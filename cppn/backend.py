@@ -16,9 +16,9 @@ Four of the trainer's choices suit a CPU and an accelerator differently:
                 (lax.map) on a single CPU device, vmapped on accelerators
                 and across several devices
   with_gradient_memory
-                whether a coupled loss (CT, MRI) over several chunks keeps
-                every chunk's activations for its backward pass (when they
-                fit in KEEP_ACTIVATIONS_FRACTION of the memory) or
+                whether a coupled loss (CT, MRI, NeRF) over several chunks
+                keeps every chunk's activations for its backward pass (when
+                they fit in KEEP_ACTIVATIONS_FRACTION of the memory) or
                 recomputes them chunk by chunk
 
 All take the device (or its platform) as an argument, so a test can hand
