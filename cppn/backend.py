@@ -21,6 +21,9 @@ Four of the trainer's choices suit a CPU and an accelerator differently:
                 they fit in KEEP_ACTIVATIONS_FRACTION of the memory) or
                 recomputes them chunk by chunk
 
+`for_group` applies chunk_size and with_gradient_memory to a member's
+config and objective, as the trainer does for a fit or a group.
+
 All take the device (or its platform) as an argument, so a test can hand
 them a stand-in for an accelerator.
 """
@@ -172,3 +175,20 @@ def with_gradient_memory(objective: task_base.Objective,
   device = device or guards.training_device()
   return dataclasses.replace(objective, keep_activations=activations_fit(
       config, num_members, num_pixels, num_features, device))
+
+
+def for_group(config: ml_collections.ConfigDict,
+              objective: task_base.Objective, num_members: int,
+              num_pixels: int, num_features: int, device=None
+              ) -> tuple[ml_collections.ConfigDict, task_base.Objective]:
+  """A member's config with train.chunk_size resolved (chunk_size; the loss
+  coupled unless objective.pointwise) and its objective with keep_activations
+  chosen (with_gradient_memory), for a group of `num_members` fits of
+  `num_pixels` points and `num_features` features each on `device`
+  (training_device() unless given)."""
+  device = device or guards.training_device()
+  config = with_chunk_size(config, chunk_size(
+      config, num_members, num_pixels, num_features, device,
+      coupled=not objective.pointwise))
+  return config, with_gradient_memory(objective, config, num_members,
+                                      num_pixels, num_features, device)

@@ -312,6 +312,52 @@ def encode(name: str, params: Params, coords):
   return fourier_features(coords, params['b'], params['a'])
 
 
+def feature_axes(name: str, params: Params, dim: int) -> np.ndarray | None:
+  """The coordinate axis each feature of encoding `name` varies along: (F,)
+  int in [-1, d), -1 for a constant feature (a zero frequency); None when
+  some feature varies along more than one axis (a random B)."""
+  if name == 'none':
+    return np.arange(dim)
+  rows = np.asarray(params['b'] if 'b' in params else params['k']) != 0
+  if np.any(rows.sum(axis=1) > 1):
+    return None
+  row_axes = np.where(rows.any(axis=1), rows.argmax(axis=1), -1)
+  return row_axes if name == 'linear_sin' else np.tile(row_axes, 2)
+
+
+def grid_tables(name: str, params: Params,
+                grid: np.ndarray) -> tuple[np.ndarray, ...] | None:
+  """gamma on a full coordinate grid, factored per grid dimension, or None
+  when some feature varies along more than one axis (feature_axes).
+
+  Args:
+    name, params: the encoding.
+    grid: (N_0, ..., N_{d-1}, d) coordinates (data.coordinate_grid) whose
+      component varying along grid dimension g is the same at every point.
+
+  Returns:
+    One (F, N_g) float32 table per grid dimension g: the features that vary
+    along g (and, in table 0, the constant ones) on that dimension's
+    coordinates, zero in every other row; so gamma(grid[i_0, ..., i_{d-1}])
+    = sum_g table_g[:, i_g], exactly (each feature depends on its own axis
+    alone).
+  """
+  dim = grid.shape[-1]
+  axes = feature_axes(name, params, dim)
+  if axes is None:
+    return None
+  tables = []
+  for g in range(grid.ndim - 1):
+    line = grid[tuple(slice(None) if h == g else 0
+                      for h in range(grid.ndim - 1))]  # (N_g, d)
+    varying = np.flatnonzero(np.ptp(line, axis=0))
+    component = varying[0] if varying.size else -2
+    rows = (axes == component) | ((axes == -1) & (g == 0))
+    features = np.asarray(encode(name, params, jnp.asarray(line)), np.float32)
+    tables.append(np.where(rows[:, None], features.T, np.float32(0)))
+  return tuple(tables)
+
+
 def describe(config: ml_collections.ConfigDict, dim: int = 2) -> str:
   """One line saying what the encoding is, for logs: name, settings, width."""
   detail = spec(config).detail(config)

@@ -4,7 +4,9 @@ Activations flow feature-major, (units, pixels), inside every network (see
 `dense`): the weight gradient of a layer then contracts the minor axes of
 both operands, which XLA's CPU matmuls run ~1.5x faster than the pixel-major
 form. Callers see (..., features) -> (..., 3) unless they pass feature-major
-arrays themselves (`feature_major=True`, what the trainer does).
+arrays themselves (`feature_major=True`, what the trainer does). The mlp
+also takes GridFeatures: the features of every point of a grid as one table
+per grid dimension, when each feature varies along one axis (grid_dense).
 
 Linen keeps parameters as a plain pytree, so a sweep can stack many networks'
 parameters and vmap over them, and an NTK is a Jacobian with respect to that
@@ -24,7 +26,7 @@ The other families (SIREN, WIRE, hash grids, ...) are in cppn/families;
 
 import functools
 import math
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import flax.linen as nn
 import jax
@@ -103,8 +105,60 @@ def _dense_jvp(precision, primals, tangents):
   return dense(kernel, bias, h, precision), out_dot
 
 
+class GridFeatures(NamedTuple):
+  """Features of every point of a full grid, factored per grid dimension.
+
+  tables[g]: (I, N_g), the features that vary along grid dimension g on its
+  N_g coordinates, zero in the other rows (encodings.grid_tables). The
+  point (i_0, ..., i_{d-1}), number i_0 N_1 ... N_{d-1} + ... + i_{d-1} (C
+  order), has the features sum_g tables[g][:, i_g]. A Dense layer maps them
+  to the (O, P) outputs of all P = N_0 ... N_{d-1} points with d (O, I, N_g)
+  matmuls instead of one (O, I, P) matmul (see grid_dense).
+  """
+  tables: tuple[jax.Array, ...]
+
+
+@jax.custom_vjp
+def outer_sum(*parts: jax.Array) -> jax.Array:
+  """sum_g parts[g] broadcast along the other grid dimensions: (O, N_g) each
+  -> (O, N_0, ..., N_{d-1})."""
+  num_dims = len(parts)
+  return sum(jnp.expand_dims(part, [1 + h for h in range(num_dims) if h != g])
+             for g, part in enumerate(parts))
+
+
+def _outer_sum_fwd(*parts):
+  return outer_sum(*parts), None
+
+
+def _outer_sum_bwd(_, cotangent):
+  """Each part's cotangent sums the output's over the other grid
+  dimensions. The optimization barrier keeps XLA's CPU backend (jaxlib
+  0.10) from fusing these sums into the matmuls that read them, a fusion
+  that crashes it (SIGSEGV) at 256 x 16 x 16."""
+  num_dims = cotangent.ndim - 1
+  return jax.lax.optimization_barrier(tuple(
+      jnp.sum(cotangent, axis=tuple(1 + h for h in range(num_dims) if h != g))
+      for g in range(num_dims)))
+
+
+outer_sum.defvjp(_outer_sum_fwd, _outer_sum_bwd)
+
+
+def grid_dense(kernel: jax.Array, bias: jax.Array, h: GridFeatures,
+               precision: str) -> jax.Array:
+  """dense on GridFeatures: kernel^T (sum_g tables[g]) + bias on every point
+  of the grid, (O, P) in C order. Equal to dense on the assembled (I, P)
+  features up to rounding; the matmuls cost I O sum_g N_g instead of I O P.
+  """
+  zero = jnp.zeros_like(bias)
+  parts = [dense(kernel, zero, table, precision) for table in h.tables]
+  return outer_sum(*parts).reshape(kernel.shape[1], -1) + bias[:, None]
+
+
 class Dense(nn.Module):
-  """flax.linen.Dense's parameters, applied to feature-major (I, P) inputs."""
+  """flax.linen.Dense's parameters, applied to feature-major (I, P) inputs
+  or to GridFeatures."""
   units: int  # O, the number of outputs
   kernel_init: Callable = nn.initializers.lecun_normal()  # for (I, O)
   bias_init: Callable = nn.initializers.zeros_init()  # for (O,)
@@ -112,8 +166,12 @@ class Dense(nn.Module):
 
   @nn.compact
   def __call__(self, h):
-    kernel = self.param('kernel', self.kernel_init, (h.shape[0], self.units))
+    grid = isinstance(h, GridFeatures)
+    num_inputs = h.tables[0].shape[0] if grid else h.shape[0]
+    kernel = self.param('kernel', self.kernel_init, (num_inputs, self.units))
     bias = self.param('bias', self.bias_init, (self.units,))
+    if grid:
+      return grid_dense(kernel, bias, h, self.matmul_precision)
     return dense(kernel, bias, h, self.matmul_precision)
 
 
@@ -132,7 +190,8 @@ def feature_major_call(layers: Callable, x: jax.Array,
 class MLP(nn.Module):
   """The paper's MLP: (..., F) features -> (..., out_dim) colours.
 
-  With feature_major=True: (F, P) -> (out_dim, P).
+  With feature_major=True: (F, P) -> (out_dim, P), or GridFeatures of P
+  points -> (out_dim, P).
   """
   depth: int = 4  # number of Dense layers, the output layer included
   width: int = 256  # units of each hidden layer

@@ -4,6 +4,8 @@ Each is a pure function of arrays (the run around them is cppn/train.py):
 
   create_train_state  model + Adam(learning_rate) -> TrainState
   prepare_batch       precomputed features -> point chunks for the gradient
+                      (or, from train.training_batch, models.GridFeatures:
+                      every point of a grid, one chunk)
   loss_and_grad       the task's loss (its Objective, cppn/tasks/base.py) and
                       its gradient in chunks of `train.chunk_size` points
                       (same value up to rounding, bounded memory): a
@@ -34,6 +36,7 @@ import optax
 from cppn import backend
 from cppn import encodings
 from cppn import group
+from cppn import models
 from cppn.tasks import base as task_base
 
 TrainState = train_state.TrainState
@@ -156,6 +159,8 @@ def coupled_loss_and_grad(params, apply_fn, batch: Batch,
   """objective.loss of the network's outputs on every point, and its
   gradient, chunk by chunk.
 
+  GridFeatures in batch['x'] (every point of a grid, one chunk; see
+  train.training_batch): plain reverse mode through the network on them.
   One chunk, or objective.keep_activations: plain reverse mode through a
   forward pass over the chunks (lax.map), whose backward pass reads every
   chunk's stored activations. Otherwise memory is bounded by one chunk's
@@ -169,6 +174,9 @@ def coupled_loss_and_grad(params, apply_fn, batch: Batch,
   chunk_pred = lambda p, x: apply_fn({'params': p}, x, feature_major=True)
   loss_of_chunks = lambda preds: objective.loss(assemble(preds), batch)
   x = batch['x']
+  if isinstance(x, models.GridFeatures):
+    return jax.value_and_grad(lambda p: objective.loss(
+        chunk_pred(p, x).T, batch))(params)
   if x.shape[0] == 1 or objective.keep_activations:
     return jax.value_and_grad(lambda p: loss_of_chunks(
         jax.lax.map(lambda chunk: chunk_pred(p, chunk), x)))(params)

@@ -91,7 +91,8 @@ def training_batch(config: ml_collections.ConfigDict, task: tasks.base.Task,
   """The training set laid out in chunks (steps.prepare_batch), with the
   task's observations.
 
-  Features are computed once when they fit in train.feature_cache_mb (and
+  Features are models.GridFeatures where grid_features factors them;
+  otherwise computed once when they fit in train.feature_cache_mb (and
   the objective does not draw new points each step); else the batch holds
   coordinates and, under 'encoding', the encoding parameters, and each
   chunk is encoded at every step. A model that takes
@@ -105,6 +106,10 @@ def training_batch(config: ml_collections.ConfigDict, task: tasks.base.Task,
   if config.train.lr_decay_rate != 1:
     progress.update(lr_decay_rate=np.float32(config.train.lr_decay_rate),
                     lr_decay_steps=np.float32(config.train.lr_decay_steps))
+  grid = grid_features(config, task, encoding_params)
+  if grid is not None:
+    return dict(x=grid, w=np.ones((1, coords.shape[0]), np.float32),
+                **task.observations, **progress)
   if task.objective.resamples or not guards.precomputes_features(
       config, coords.shape[0], encodings.width(config.encoding, task.dim)):
     return dict(steps.prepare_batch(coords, task.train_targets, chunk_size),
@@ -113,6 +118,31 @@ def training_batch(config: ml_collections.ConfigDict, task: tasks.base.Task,
       encoding_params, coords)
   return dict(steps.prepare_batch(np.asarray(features), task.train_targets,
                                   chunk_size), **task.observations, **progress)
+
+
+def grid_features(config: ml_collections.ConfigDict, task: tasks.base.Task,
+                  encoding_params) -> models.GridFeatures | None:
+  """The training points' features factored per grid dimension
+  (encodings.grid_tables), or None where they stay one (F, P) array.
+
+  Factored when the paper's MLP (model.name 'mlp', whose first layer takes
+  GridFeatures) fits a coupled loss (CT, MRI) in one chunk, every training
+  point of the signal's grid, through an encoding whose features each vary
+  along one axis (none, basic, positional; any Fourier encoding in 1D):
+  its first layer then costs d small matmuls rather than one over every
+  point (docs/performance.md).
+  """
+  if (task.objective.pointwise or task.objective.resamples
+      or config.train.chunk_size != 0 or config.train.batch_size > 0
+      or config.model.name != 'mlp'):
+    return None
+  grid = data.coordinate_grid(task.signal_shape[0], task.dim)
+  if (grid.shape[:-1] != tuple(task.signal_shape)
+      or not np.array_equal(grid.reshape(-1, task.dim), task.train_coords)):
+    return None
+  tables = encodings.grid_tables(config.encoding.name, encoding_params, grid)
+  return None if tables is None else models.GridFeatures(
+      tuple(jnp.asarray(table) for table in tables))
 
 
 def encoded_on_the_fly(config: ml_collections.ConfigDict,
@@ -180,11 +210,8 @@ def build_fit(config: ml_collections.ConfigDict,
   task = make_task(config, image)
   num_points = task.train_coords.shape[0]
   num_features = encodings.width(config.encoding, task.dim)
-  config = backend.with_chunk_size(config, backend.chunk_size(
-      config, 1, num_points, num_features,
-      coupled=not task.objective.pointwise))
-  task.objective = backend.with_gradient_memory(
-      task.objective, config, 1, num_points, num_features)
+  config, task.objective = backend.for_group(config, task.objective, 1,
+                                             num_points, num_features)
   encoding_params = encodings.init_encoding(
       config.encoding, task.signal_shape[0], task.dim)
   return Fit(config, task, encoding_params,
@@ -268,13 +295,9 @@ def train_group(configs: list[ml_collections.ConfigDict], workdirs: list,
   first = next(iter(members.values()))
   num_pixels = first.task.train_coords.shape[0]
   num_features = encodings.width(first.config.encoding, first.task.dim)
-  chunk_size = backend.chunk_size(first.config, len(members), num_pixels,
-                                  num_features,
-                                  coupled=not first.task.objective.pointwise)
   for member in members.values():
-    member.config = backend.with_chunk_size(member.config, chunk_size)
-    member.task.objective = backend.with_gradient_memory(
-        member.task.objective, member.config, len(members), num_pixels,
+    member.config, member.task.objective = backend.for_group(
+        member.config, member.task.objective, len(members), num_pixels,
         num_features)
   guards.check_memory(first.config, len(members), num_pixels, num_features)
   model = make_model(first.config)

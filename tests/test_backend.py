@@ -8,6 +8,8 @@ from configs import default
 from cppn import backend
 from cppn import guards
 from cppn import train
+from cppn.tasks import base as task_base
+from cppn.tasks import ct
 
 
 class FakeDevice:
@@ -140,6 +142,24 @@ def test_a_cpu_takes_one_chunk_for_a_small_coupled_loss_that_keeps_its_activatio
   assert not backend.activations_fit(config, 3, 128**2, 512, small)
   assert backend.chunk_size(config, 3, 128**2, 512, small,
                             coupled=True) == backend.CPU_CHUNK_SIZE
+
+
+def test_for_group_resolves_the_chunk_and_the_gradient_memory_together():
+  config, cpu = default.get_config(), FakeDevice('cpu')
+  coupled = ct.ProjectionLoss(128, 20)
+  resolved, objective = backend.for_group(config, coupled, 3, 128**2, 512, cpu)
+  assert resolved.train.chunk_size == 0 and objective.keep_activations
+  assert config.train.chunk_size == backend.AUTO  # the original untouched
+  small = FakeDevice('cpu', bytes_limit=2**24)
+  resolved, objective = backend.for_group(config, coupled, 3, 128**2, 512,
+                                          small)
+  assert resolved.train.chunk_size == backend.CPU_CHUNK_SIZE
+  assert not objective.keep_activations
+  pointwise = task_base.SQUARED_ERROR
+  resolved, objective = backend.for_group(config, pointwise, 3, 128**2, 512,
+                                          cpu)
+  assert resolved.train.chunk_size == backend.CPU_CHUNK_SIZE
+  assert objective is pointwise
 
 
 def test_predictions_on_a_cpu_stay_chunked_when_training_takes_one_chunk():

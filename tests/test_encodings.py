@@ -455,3 +455,37 @@ def test_widths_by_hand():
   assert width('linear_sin', num_freqs=32) == 64
   assert width('seed_gaussian', num_features=10) == 40
   assert width('none') == 2 and width('basic') == 4
+
+
+@pytest.mark.parametrize('dim', [1, 2, 3])
+@pytest.mark.parametrize('name', ['none', 'basic', 'positional'])
+def test_grid_tables_sum_to_the_features_of_every_grid_point(name, dim):
+  config = make_config(name, spacing='log_linear', sigma_p=3.0,
+                       num_features=12)
+  params = encodings.init_encoding(config, 8, dim)
+  grid = data.coordinate_grid(8, dim)
+  tables = encodings.grid_tables(name, params, grid)
+  width = encodings.width(config, dim)
+  assert [t.shape for t in tables] == [(width, 8)] * dim
+  # NumPy: point (i_0, ..., i_{d-1}) sums column i_g of table g.
+  summed = np.zeros((8,) * dim + (width,), np.float32)
+  for index in np.ndindex(*(8,) * dim):
+    summed[index] = sum(t[:, i] for t, i in zip(tables, index))
+  features = np.asarray(encodings.encode(name, params, jnp.asarray(grid)))
+  np.testing.assert_array_equal(summed, features)
+
+
+def test_feature_axes_of_the_positional_encoding_and_a_random_one():
+  params = encodings.init_encoding(
+      make_config('positional', spacing='log_linear', sigma_p=3.0,
+                  num_features=8), 8, 2)
+  # 4 frequencies per axis, the first 0 (a constant): sin rows then cos rows.
+  per_sin = [-1, 0, 0, 0, -1, 1, 1, 1]
+  np.testing.assert_array_equal(
+      encodings.feature_axes('positional', params, 2), per_sin * 2)
+  np.testing.assert_array_equal(encodings.feature_axes('none', {}, 3),
+                                [0, 1, 2])
+  gaussian = encodings.init_encoding(make_config('gaussian'), 8, 2)
+  assert encodings.feature_axes('gaussian', gaussian, 2) is None
+  assert encodings.grid_tables('gaussian', gaussian,
+                               data.coordinate_grid(8, 2)) is None

@@ -455,3 +455,39 @@ def test_bfloat16_matmuls_round_but_stay_close(small_mlp_problem):
                    .apply(params, x))
   error = np.abs(got - expected).max()
   assert 1e-5 < error < 2e-2  # rounded operands (7 mantissa bits), not fp32
+
+
+def test_an_mlp_on_grid_features_equals_it_on_the_assembled_features():
+  rng = np.random.default_rng(0)
+  shape = (3, 4, 5)  # a grid N_0 x N_1 x N_2
+  tables = [rng.normal(size=(6, n)).astype(np.float32) for n in shape]
+  # NumPy: the features of point (i, j, k) are t0[:, i] + t1[:, j] + t2[:, k].
+  features = (tables[0][:, :, None, None] + tables[1][:, None, :, None]
+              + tables[2][:, None, None, :]).reshape(6, -1)
+  grid = models.GridFeatures(tuple(jnp.asarray(t) for t in tables))
+  model = models.MLP(depth=3, width=8, activation='softplus', out_dim=2)
+  params = model.init(jax.random.PRNGKey(0), jnp.zeros((1, 6)))['params']
+  apply = lambda p, x: model.apply({'params': p}, x, feature_major=True)
+  np.testing.assert_allclose(apply(params, grid), apply(params, features),
+                             rtol=1e-5, atol=1e-6)
+  weights = jnp.asarray(rng.normal(size=(2, 60)).astype(np.float32))
+  loss = lambda p, x: jnp.sum(weights * apply(p, x))
+  grid_grads = jax.grad(loss)(params, grid)
+  dense_grads = jax.grad(loss)(params, jnp.asarray(features))
+  for a, b in zip(jax.tree_util.tree_leaves(grid_grads),
+                  jax.tree_util.tree_leaves(dense_grads)):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_outer_sum_and_its_gradient_match_numpy():
+  rng = np.random.default_rng(1)
+  a, b = rng.normal(size=(2, 3)), rng.normal(size=(2, 4))
+  out = models.outer_sum(jnp.asarray(a, jnp.float32),
+                         jnp.asarray(b, jnp.float32))
+  np.testing.assert_allclose(out, a[:, :, None] + b[:, None, :], rtol=1e-6)
+  cotangent = rng.normal(size=(2, 3, 4))
+  da, db = jax.vjp(models.outer_sum, jnp.asarray(a, jnp.float32),
+                   jnp.asarray(b, jnp.float32))[1](
+                       jnp.asarray(cotangent, jnp.float32))
+  np.testing.assert_allclose(da, cotangent.sum(axis=2), rtol=1e-5)
+  np.testing.assert_allclose(db, cotangent.sum(axis=1), rtol=1e-5)

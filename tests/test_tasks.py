@@ -20,6 +20,7 @@ import scipy.io.wavfile
 from cppn import backend
 from cppn import encodings
 from cppn import export
+from cppn import models
 from cppn import overrides
 from cppn import phantoms
 from cppn import steps
@@ -336,3 +337,44 @@ def test_bad_task_input_is_one_error_line(tmp_path, config, pattern):
   with pytest.raises(CppnError, match=pattern) as error:
     train.build_fit(config(tmp_path))
   assert '\n' not in str(error.value)
+
+
+@pytest.mark.parametrize('task,encoding,grid', [
+    ('ct', 'positional', True), ('mri', 'basic', True),
+    ('ct', 'gaussian', False)])
+def test_a_one_chunk_fit_factors_an_axis_aligned_encoding_on_its_grid(
+    task, encoding, grid):
+  config = tiny(task, data__resolution=8, encoding__name=encoding,
+                encoding__spacing='log_linear', model__activation='softplus',
+                train__chunk_size=backend.AUTO)
+  fit = train.build_fit(config)
+  assert fit.config.train.chunk_size == 0
+  x = fit.batch['x']
+  assert isinstance(x, models.GridFeatures) == grid
+  if not grid:
+    return
+  dim = fit.task.dim
+  assert [t.shape for t in x.tables] == [(encodings.width(
+      config.encoding, dim), 8)] * dim
+  # The same loss and gradient as the assembled (1, F, P) features.
+  features = encodings.encode(encoding, fit.encoding_params,
+                              jnp.asarray(fit.task.train_coords)).T[None]
+  objective = fit.task.objective
+  on_grid = steps.loss_and_grad(fit.state.params, fit.state.apply_fn,
+                                fit.batch, None, objective)
+  assembled = steps.loss_and_grad(fit.state.params, fit.state.apply_fn,
+                                  dict(fit.batch, x=features), None, objective)
+  for a, b in zip(jax.tree_util.tree_leaves(on_grid),
+                  jax.tree_util.tree_leaves(assembled)):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-7)
+
+
+def test_positional_ct_fits_of_a_group_on_grid_features_rise(tmp_path):
+  configs_ = [tiny('ct', data__resolution=16, data__image=f'shepp:{k}',
+                   encoding__name='positional', train__chunk_size=0,
+                   train__num_steps=40) for k in (0, 1)]
+  dirs = [tmp_path / 'a', tmp_path / 'b']
+  for workdir, result in zip(dirs, train.train_group(configs_, dirs,
+                                                     progress=False)):
+    first, last = first_and_last_psnr(workdir)
+    assert last > first + 2 and result['test_psnr'] == last
