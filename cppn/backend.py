@@ -56,7 +56,8 @@ KEEP_ACTIVATIONS_FRACTION = 0.25
 # than the slices a loop over chunks stacks. Step times on 2 CPU cores, one
 # chunk against chunks of CPU_CHUNK_SIZE, features as one (F, P) array (in
 # one chunk on a grid, none, basic and positional features are factored
-# instead, models.GridFeatures): CT 128 px (16,384 points) 66 / 75 ms (none), 97 / 111 ms (positional; a group of three: 59 / 67-71 ms a
+# instead, models.GridFeatures): CT 128 px (16,384 points) 66 / 75 ms
+# (none), 97 / 111 ms (positional; a group of three: 59 / 67-71 ms a
 # member); MRI 32^3 189 / 215 ms; CT 256 px 407 / 430 ms; CT 362 px
 # (131,044) 812 / 857 ms; the cpu preset's NeRF (16,384 samples) 135 / 198
 # ms and the paper's (131,072) 1.18 / 1.61 s; CT 512 px (262,144) a tie,
