@@ -141,8 +141,7 @@ def grid_features(config: ml_collections.ConfigDict, task: tasks.base.Task,
       or not np.array_equal(grid.reshape(-1, task.dim), task.train_coords)):
     return None
   tables = encodings.grid_tables(config.encoding.name, encoding_params, grid)
-  return None if tables is None else models.GridFeatures(
-      tuple(jnp.asarray(table) for table in tables))
+  return None if tables is None else models.GridFeatures(tables)
 
 
 def encoded_on_the_fly(config: ml_collections.ConfigDict,
