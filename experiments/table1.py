@@ -232,16 +232,16 @@ def shepp(first: int, count: int) -> tuple[str, ...]:
 
 
 # The cpu preset's task rows (docs/reproducing.md has their numbers and
-# times). CT and MRI: the paper's learning rates; the positional and MRI
-# Gaussian scales chosen by measurement on the paper's grid-search
-# phantoms (CT shepp:0, 128 px, 1000 steps: sigma_p 3 26.76 dB, 4 27.91,
-# 5 29.06, 6 28.40, basic 25.59; MRI shepp:0 / shepp:1, 32^3, 500 steps:
-# sigma_g 2 31.79 / 32.76, 3 30.53 on shepp:1 (31.09 on shepp:0 and 4
-# 28.76 in a separate transcription of the notebook); sigma_p 3 collapsed
-# to a constant on shepp:0, 3.5 32.05 / 32.66; basic 29.65 / 29.55). Three
-# test phantoms per row, as a phantom's score moves by about 1 dB with the
-# initial weights and the step a run stops at (--images=1 fits the first
-# alone, a third of the time). Shape: a quarter of the paper's points per
+# times). CT and MRI: the paper's learning rates; the scales chosen by
+# measurement on the paper's grid-search phantoms (CT shepp:0-3, 128 px,
+# 1000 steps, mean: sigma_p 3 28.16 dB, 4 28.78, 5 29.20; sigma_g 2 31.39,
+# 3 31.19, 4 30.31, 5 30.01, 6 29.76; basic 28.08; MRI shepp:0 / shepp:1,
+# 32^3, 500 steps: sigma_g 2 31.79 / 32.76, 3 30.53 on shepp:1 (31.09 on
+# shepp:0 and 4 28.76 in a separate transcription of the notebook);
+# sigma_p 3 collapsed to a constant on shepp:0, 3.5 32.05 / 32.66; basic
+# 29.65 / 29.55). Three test phantoms per row, as a phantom's score moves
+# by about 1 dB with the initial weights and the step a run stops at
+# (--images=1 fits the first alone, a third of the time). Shape: a quarter of the paper's points per
 # step, a tenth of its steps (the decay follows) and of its test points;
 # near-surface IoU 0.603, 0.698, 0.831, 0.841. NeRF: 64 px views, 32
 # samples, 512 rays a step; 10.20 dB (none collapsed),
@@ -250,7 +250,7 @@ def shepp(first: int, count: int) -> tuple[str, ...]:
 # 11.90 dB, 13 16.87, 6.5 19.45, 3.25 18.58; sigma_p 8 (the paper's) 19.61,
 # 6 19.92, 4.5 19.66.
 CPU_TASK_ROWS = {
-    'ct': TaskRow(shepp(8, 3), 128, 1000, sigma_p=5.0),
+    'ct': TaskRow(shepp(8, 3), 128, 1000, sigma=2.0, sigma_p=5.0),
     'mri': TaskRow(shepp(6, 3), 32, 500, sigma=2.0, sigma_p=3.5),
     'shape': TaskRow(('bumpy',), 64, 1000,
                      overrides={'task.points_per_step': 8192,

@@ -128,7 +128,7 @@ def test_table1_ct_and_mri_rows_use_the_papers_settings():
   expected = {  # (sigma_g, sigma_p, lr none, lr gaussian): the paper's,
       # but for the cpu preset's measured scales
       ('paper', 'ct'): (4.0, 3.0, 1e-2, 1e-3),
-      ('cpu', 'ct'): (4.0, 5.0, 1e-2, 1e-3),
+      ('cpu', 'ct'): (2.0, 5.0, 1e-2, 1e-3),
       ('paper', 'mri'): (5.0, 4.0, 2e-3, 2e-3),
       ('cpu', 'mri'): (2.0, 3.5, 2e-3, 2e-3)}
   for (preset, row), (sigma, sigma_p, lr_none, lr_gaussian) in expected.items():
