@@ -241,11 +241,11 @@ def shepp(first: int, count: int) -> tuple[str, ...]:
 # sigma_p 3 collapsed to a constant on shepp:0, 3.5 32.05 / 32.66; basic
 # 29.65 / 29.55). Three test phantoms per row, as a phantom's score moves
 # by about 1 dB with the initial weights and the step a run stops at
-# (--images=1 fits the first alone, a third of the time). Shape: a quarter of the paper's points per
-# step, a tenth of its steps (the decay follows) and of its test points;
-# near-surface IoU 0.603, 0.698, 0.831, 0.841. NeRF: 64 px views, 32
-# samples, 512 rays a step; 10.20 dB (none collapsed),
-# 16.78, 21.13, 20.54; its scales chosen by measurement on the 7 validation
+# (--images=1 fits the first alone, a third of the time). Shape: a
+# quarter of the paper's points per step, a tenth of its steps (the decay
+# follows) and of its test points; near-surface IoU 0.603, 0.698, 0.831,
+# 0.841. NeRF: 64 px views, 32 samples, 512 rays a step; 10.20 dB (none
+# collapsed), 16.78, 21.13, 20.54; its scales chosen by measurement on the 7 validation
 # views (mean PSNR after 500 steps): sigma_g 26 (the paper's, at 400 px)
 # 11.90 dB, 13 16.87, 6.5 19.45, 3.25 18.58; sigma_p 8 (the paper's) 19.61,
 # 6 19.92, 4.5 19.66.
